@@ -1,0 +1,184 @@
+"""reference_nets: the loop form, the matrix form and JAX autodiff agree; shapes and errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import reference_nets as rn
+from reference_nets import (ACTIVATIONS, TARGETS, NetSpec, backprop, backprop_loops, forward, init_params,
+                            input_jacobian, input_jacobian_batch, jax_twin, loss)
+
+from _reference_nets_strategies import data, nets
+
+jax.config.update("jax_enable_x64", True)
+
+SETTINGS = settings(max_examples=30, deadline=None)
+
+
+def assert_tree_close(actual: dict, desired: dict, rtol=1e-12, what="grads"):
+    assert sorted(actual) == sorted(desired), f"{what}: keys {sorted(actual)} != {sorted(desired)}"
+    for k in desired:
+        a, d = np.asarray(actual[k]), np.asarray(desired[k])
+        scale = max(np.abs(d).max(initial=0.0), 1e-300)
+        np.testing.assert_allclose(a, d, rtol=rtol, atol=rtol * scale, err_msg=f"{what}[{k!r}]")
+
+
+def jax_grads(spec, params, x, t):
+    _, loss_j = jax_twin(spec)
+    jparams = {k: jnp.asarray(v) for k, v in params.items()}
+    g = jax.grad(loss_j)(jparams, jnp.asarray(x), None if t is None else jnp.asarray(t))
+    return {k: np.asarray(v) for k, v in g.items()}
+
+
+@SETTINGS
+@given(nets())
+def test_loops_matrix_and_jax_agree(net):
+    spec, params, x, t = net
+    matrix = backprop(spec, params, x, t)
+    loops = backprop_loops(spec, params, x, t)
+    assert_tree_close(matrix.grads, loops.grads, what="backprop vs backprop_loops")
+    for l, (dm, dl) in enumerate(zip(matrix.deltas, loops.deltas), start=1):
+        assert dm.shape == (x.shape[0], spec.sizes[l])
+        np.testing.assert_allclose(dm, dl, rtol=1e-12, atol=1e-12 * max(np.abs(dl).max(), 1e-300),
+                                   err_msg=f"delta of layer {l}")
+    assert_tree_close(matrix.grads, jax_grads(spec, params, x, t), what="backprop vs jax.grad")
+
+
+@SETTINGS
+@given(nets())
+def test_forward_and_loss_match_jax(net):
+    spec, params, x, t = net
+    fwd_j, loss_j = jax_twin(spec)
+    np.testing.assert_allclose(forward(spec, params, x), np.asarray(fwd_j(params, x)), rtol=1e-12, atol=1e-300)
+    assert loss(spec, params, x, t) == pytest.approx(float(loss_j(params, x, t)), rel=1e-12)
+
+
+@SETTINGS
+@given(nets(min_batch=1, max_batch=1))
+def test_single_sample_shapes(net):
+    spec, params, x, t = net
+    x1, t1 = x[0], t[0]
+    assert forward(spec, params, x1).shape == (spec.sizes[-1],)
+    np.testing.assert_array_equal(forward(spec, params, x1), forward(spec, params, x)[0])
+    bp = backprop(spec, params, x1, t1)
+    assert {k: v.shape for k, v in bp.grads.items()} == {k: v.shape for k, v in params.items()}
+    assert [d.shape for d in bp.deltas] == [(1, n) for n in spec.sizes[1:]]
+    assert_tree_close(bp.grads, backprop(spec, params, x, t).grads)
+
+
+@SETTINGS
+@given(nets())
+def test_input_jacobian_matches_jax(net):
+    spec, params, x, _ = net
+    fwd_j, _ = jax_twin(spec)
+    Jb = input_jacobian_batch(spec, params, x)
+    assert Jb.shape == (x.shape[0], spec.sizes[-1], spec.sizes[0])
+    for s in range(x.shape[0]):
+        J = input_jacobian(spec, params, x[s])
+        desired = np.asarray(jax.jacobian(lambda xi: fwd_j(params, xi))(jnp.asarray(x[s])))
+        np.testing.assert_allclose(J, desired, rtol=1e-12, atol=1e-12 * max(np.abs(desired).max(), 1e-300))
+        np.testing.assert_allclose(Jb[s], J, rtol=1e-14, atol=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(nets(targets=("half_sse", "cross_entropy")), st.data())
+def test_delta_out_is_y_minus_t_for_matching_pairs(net, draw):
+    """Document 001 section 5.1: half_sse with a linear output and cross-entropy with a logistic
+    output both give δ_out = y - t."""
+    spec, params, x, t = net
+    acts = spec.layer_activations[:-1] + ("linear" if spec.target == "half_sse" else "logistic",)
+    spec = NetSpec(spec.sizes, acts, spec.bias, spec.layout, spec.target)
+    bp = backprop(spec, params, x, t)
+    np.testing.assert_allclose(bp.deltas[-1], forward(spec, params, x) - t, rtol=1e-10, atol=1e-14)
+
+
+def test_delta_out_is_not_y_minus_t_for_mismatched_pair():
+    """The pairing matters: half_sse with a logistic output has δ_out = (y - t) y (1 - y)."""
+    spec = NetSpec((3, 4, 2), "logistic", target="half_sse")
+    params, x, t = data(spec, 0, 5)
+    y = forward(spec, params, x)
+    delta = backprop(spec, params, x, t).deltas[-1]
+    assert not np.allclose(delta, y - t)
+    np.testing.assert_allclose(delta, (y - t) * y * (1 - y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_delta_out_formulas_of_document_001(target):
+    """Entropy (5.2): δ = (log(1-y) - log y) y(1-y); output (5.3): δ = φ'(v) = y(1-y) for logistic."""
+    spec = NetSpec((2, 3, 3), "logistic", target=target)
+    params, x, t = data(spec, 1, 4)
+    t = np.clip(t, 0, 1)
+    y = forward(spec, params, x)
+    expected = {
+        "half_sse": (y - t) * y * (1 - y),
+        "mse": 2 * (y - t) / len(x) * y * (1 - y),
+        "cross_entropy": y - t,
+        "entropy": (np.log(1 - y) - np.log(y)) * y * (1 - y),
+        "output": y * (1 - y),
+    }[target]
+    np.testing.assert_allclose(backprop(spec, params, x, t).deltas[-1], expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("target", ["mse", "half_sse"])
+def test_central_differences(target):
+    spec = NetSpec((3, 4, 2), ("tanh", "linear"), target=target, layout="out_in")
+    params, x, t = data(spec, 7, 6)
+    grads = backprop(spec, params, x, t).grads
+    h = 1e-6
+    for k, p in params.items():
+        for idx in np.ndindex(p.shape):
+            plus = {**params, k: p.copy()}
+            minus = {**params, k: p.copy()}
+            plus[k][idx] += h
+            minus[k][idx] -= h
+            fd = (loss(spec, plus, x, t) - loss(spec, minus, x, t)) / (2 * h)
+            assert grads[k][idx] == pytest.approx(fd, rel=1e-6, abs=1e-8), (k, idx)
+
+
+def test_spec_validation_names_allowed_values():
+    with pytest.raises(ValueError, match="logistic, tanh, relu, linear"):
+        NetSpec((2, 2), "sigmoid")
+    with pytest.raises(ValueError, match="half_sse, mse, cross_entropy, entropy, output"):
+        NetSpec((2, 2), target="sse")
+    with pytest.raises(ValueError, match="in_out, out_in"):
+        NetSpec((2, 2), layout="row")
+    with pytest.raises(ValueError, match="2 names"):
+        NetSpec((2, 3, 2), ("tanh",))
+    with pytest.raises(ValueError, match="positive ints"):
+        NetSpec((2, 0, 1))
+    with pytest.raises(ValueError, match="positive ints"):
+        NetSpec((2,))
+    with pytest.raises(ValueError, match="must be 'logistic'"):
+        NetSpec((2, 2), "linear", target="cross_entropy")
+    assert NetSpec([2, 3, 1], ["tanh", "relu"]).sizes == (2, 3, 1)
+    assert ACTIVATIONS == ("logistic", "tanh", "relu", "linear")
+
+
+def test_params_and_bug_validation():
+    spec = NetSpec((2, 3, 2), "tanh", bias=False)
+    params = init_params(spec)
+    assert sorted(params) == ["W1", "W2"] and params["W1"].dtype == np.float64
+    x, t = np.zeros((1, 2)), np.zeros((1, 2))
+    with pytest.raises(ValueError, match="W2.*need \\(3, 2\\)"):
+        backprop(spec, {**params, "W2": params["W2"].T}, x, t)
+    with pytest.raises(ValueError, match="missing \\['W2'\\]"):
+        backprop(spec, {"W1": params["W1"]}, x, t)
+    with pytest.raises(ValueError, match="allowed: None, no_output_derivative"):
+        backprop(spec, params, x, t, bug="typo")
+    with pytest.raises(ValueError, match="jacobian_transposed"):
+        input_jacobian(spec, params, x[0], bug="missing_half")
+    with pytest.raises(ValueError, match="shape \\(2,\\)"):
+        forward(spec, params, np.zeros(3))
+
+
+def test_import_needs_numpy_only():
+    code = ("import sys, reference_nets; bad = [m for m in ('jax', 'gradcheck', 'matplotlib', 'hypothesis') "
+            "if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

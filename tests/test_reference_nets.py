@@ -15,7 +15,7 @@ import reference_nets as rn
 from reference_nets import (ACTIVATIONS, TARGETS, NetSpec, backprop, backprop_loops, forward, init_params,
                             input_jacobian, input_jacobian_batch, jax_twin, loss)
 
-from _reference_nets_strategies import data, nets
+from test_reference_nets_strategies import data, nets
 
 jax.config.update("jax_enable_x64", True)
 

@@ -29,7 +29,8 @@ class Bug:
 
 
 def _square_layers(spec, first=1):
-    return [l for l in range(first, spec.n_layers + 1) if spec.sizes[l - 1] == spec.sizes[l]]
+    """Layers l >= first whose W is square and at least 2x2 (a 1x1 W equals its transpose)."""
+    return [l for l in range(first, spec.n_layers + 1) if spec.sizes[l - 1] == spec.sizes[l] >= 2]
 
 
 _APPLIES = {
@@ -42,7 +43,7 @@ _APPLIES = {
     "batch_sum_instead_of_mean": lambda s: s.target == "mse",
     "bias_from_one_sample": lambda s: bool(s.bias),
     "weight_grad_transposed": lambda s: bool(_square_layers(s)),
-    "wrong_layer_activations": lambda s: bool(_square_layers(s)),
+    "wrong_layer_activations": lambda s: any(s.sizes[l - 1] == s.sizes[l] for l in range(1, len(s.sizes))),
     "forward_weights_not_transposed": lambda s: bool(_square_layers(s, first=2)),
     "relu_derivative_is_value": lambda s: "relu" in s.layer_activations,
     "jacobian_transposed": lambda s: True,

@@ -9,9 +9,9 @@ from reference_nets._matrix import forward_cache
 
 
 @st.composite
-def specs(draw, *, min_layers=1, max_layers=3, max_width=4, targets=TARGETS):
+def specs(draw, *, min_layers=1, max_layers=3, min_width=1, max_width=4, targets=TARGETS):
     n_layers = draw(st.integers(min_layers, max_layers))
-    sizes = tuple(draw(st.lists(st.integers(1, max_width), min_size=n_layers + 1, max_size=n_layers + 1)))
+    sizes = tuple(draw(st.lists(st.integers(min_width, max_width), min_size=n_layers + 1, max_size=n_layers + 1)))
     target = draw(st.sampled_from(targets))
     acts = list(draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=n_layers, max_size=n_layers)))
     if target in ("cross_entropy", "entropy"):

@@ -1,0 +1,426 @@
+"""check_grads: the data path problem -> oracles -> verdict -> report.
+
+Fast mode (default) compares random directional derivatives with the user's
+gradient: a fixed number of evaluations, whatever the parameter count. Only
+when that fails (or meets a kink) does it localize: per parameter block,
+then element by element for small blocks and by bisection for large ones.
+Full mode checks every element.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradcheck import fd, oracle_jax, tolerances
+from gradcheck.compare import compare_arrays
+from gradcheck.diagnose import DirectionalEvidence, ElementEvidence, diagnose_block
+from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic
+from gradcheck.problem import Problem, flatten_like
+from gradcheck.report import CheckReport, ParamReport
+
+ORACLES = ("auto", "fd", "jax", "both")
+MODES = ("fast", "full")
+FLOOR_SIGMAS = 4.0        # directional floor: 4 standard deviations of the dtype's round-off
+MAX_FULL_BLOCK = 4096     # blocks up to this size are checked element by element when they fail
+MAX_FOUND = 8             # elements located by bisection in one large block
+SAMPLE = 32               # random elements checked in a large block with widespread errors
+
+
+@dataclass
+class Options:
+    oracle: str = "auto"
+    mode: str = "fast"
+    rtol: float | None = None
+    atol: float | None = None
+    seed: int = 0
+    directions: int = 2
+    reference: object = None
+
+    def validate(self) -> None:
+        if self.oracle not in ORACLES:
+            raise GradcheckUsageError(f"oracle={self.oracle!r}; choose one of {', '.join(map(repr, ORACLES))}")
+        if self.mode not in MODES:
+            raise GradcheckUsageError(f"mode={self.mode!r}; choose 'fast' (random directions) or 'full' (every element)")
+        for name in ("rtol", "atol"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0):
+                raise GradcheckUsageError(f"{name}={v!r}; it must be a number >= 0 (or None for the dtype default)")
+        if not isinstance(self.directions, int) or self.directions < 1:
+            raise GradcheckUsageError(f"directions={self.directions!r}; it must be an int >= 1")
+        if not isinstance(self.seed, (int, np.integer)):
+            raise GradcheckUsageError(f"seed={self.seed!r}; it must be an int")
+        if self.reference is not None and not callable(self.reference):
+            raise GradcheckUsageError("reference must be a function reference(params) -> scalar (a JAX twin of f)")
+
+
+def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
+                directions=2, reference=None, _call=None, _kind="grads") -> CheckReport:
+    """Compare the user's gradient of f at params with an oracle; return a CheckReport."""
+    opts = Options(oracle, mode, rtol, atol, seed, directions, reference)
+    opts.validate()
+    start = time.perf_counter()
+    problem = Problem(f, params, call=_call)
+    f0 = problem.first_evaluation()
+    if not np.isfinite(f0):
+        raise GradcheckUsageError(f"f returned {f0} at your params; the loss must be finite where gradients are checked.")
+    _check_deterministic(problem, f0)
+    user, dtypes = _user_gradient(f, params, grads, problem)
+    oracle_name = _resolve_oracle(opts, grads, problem)
+    run = _Run(problem, f0, user, dtypes, opts)
+    if oracle_name in ("jax", "both"):
+        run.jax_check(opts.reference or f)
+    if oracle_name in ("fd", "both"):
+        run.fd_check()
+    return run.report(oracle_name, time.perf_counter() - start, _kind)
+
+
+def _check_deterministic(problem: Problem, f0: float) -> None:
+    again = problem.evaluate(problem.x0)
+    if again != f0 and abs(again - f0) > 1e-10 * max(abs(f0), abs(again)):
+        raise NonDeterministic(
+            f"f returned {f0!r} and then {again!r} at the same params: f is not deterministic, so no "
+            f"derivative of it can be checked. Fix its random seed (pass a seeded np.random.Generator "
+            f"or jax PRNGKey), disable dropout and other noise, or check a pure function of params."
+        )
+
+
+def _user_gradient(f, params, grads, problem):
+    if grads is None:
+        if not oracle_jax.is_traceable(f, problem):
+            raise GradcheckUsageError(
+                "grads was not given and f is not JAX-differentiable. Pass your gradient: "
+                "grads=... (a pytree like params) or grads=lambda params: ... returning one."
+            )
+        tree = oracle_jax.user_gradient(f, problem.build(problem.x0, cast="original"), problem)
+    elif callable(grads):
+        arg = problem.build(problem.x0, cast="original")
+        try:
+            tree = grads(arg)
+        except Exception as exc:  # noqa: BLE001
+            raise FunctionRaised(f"your gradient function raised {type(exc).__name__}: {exc}") from exc
+        problem.check_unchanged(arg, problem.x0, who="your gradient function")
+    else:
+        tree = grads
+    arrays = flatten_like(problem, tree, what="grads")
+    dtypes = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
+    flat = np.concatenate([a.astype(np.float64).reshape(-1) for a in arrays])
+    return flat, dtypes
+
+
+def _resolve_oracle(opts: Options, grads, problem) -> str:
+    if opts.oracle != "auto":
+        if opts.oracle in ("jax", "both") and not oracle_jax.is_traceable(opts.reference or problem.f, problem):
+            what = "reference" if opts.reference else "f"
+            raise GradcheckUsageError(
+                f"oracle={opts.oracle!r} needs a JAX-differentiable {what}, and JAX cannot trace it. "
+                f"Use oracle='fd', or pass reference=g with a jax.numpy twin of f."
+            )
+        return opts.oracle
+    if opts.reference is not None:
+        return "jax"
+    if grads is not None and oracle_jax.is_traceable(problem.f, problem):
+        return "jax"
+    return "fd"
+
+
+class _Block:
+    """What is known about one parameter leaf as the check proceeds."""
+
+    def __init__(self, leaf, dtype):
+        self.leaf = leaf
+        self.dtype = dtype
+        self.checked = "directional"
+        self.idx = np.zeros(0, dtype=np.int64)        # flat indices within the block checked one by one
+        self.expected = np.zeros(0)
+        self.error = np.zeros(0)
+        self.kink = np.zeros(0, dtype=bool)
+        self.lo = np.zeros(0)
+        self.hi = np.zeros(0)
+        self.directional = DirectionalEvidence()
+        self.failed_directional = False
+
+    def add_elements(self, idx, expected, error, kink, lo, hi):
+        keep = ~np.isin(idx, self.idx)
+        self.idx = np.concatenate([self.idx, idx[keep]])
+        self.expected = np.concatenate([self.expected, expected[keep]])
+        self.error = np.concatenate([self.error, error[keep]])
+        self.kink = np.concatenate([self.kink, kink[keep]])
+        self.lo = np.concatenate([self.lo, lo[keep]])
+        self.hi = np.concatenate([self.hi, hi[keep]])
+
+
+class _Run:
+    def __init__(self, problem: Problem, f0: float, user: np.ndarray, dtypes, opts: Options):
+        self.p = problem
+        self.f0 = f0
+        self.user = user
+        self.opts = opts
+        self.rng = np.random.default_rng(opts.seed)
+        self.blocks = [_Block(leaf, dt) for leaf, dt in zip(problem.leaves, dtypes)]
+        self.scale = self._coordinate_scales()
+        self.noise = None
+        self.t = None
+        self.dir_rel = None
+        self.notes: list[str] = []
+        self.fd_failed = False
+
+    # -- scaling and tolerances -----------------------------------------------
+    def _coordinate_scales(self) -> np.ndarray:
+        """Per-element step scale: |x|, or the block's rms for small or zero entries."""
+        s = np.empty(self.p.n)
+        for b in self.blocks:
+            x = np.abs(self.p.x0[b.leaf.slice])
+            rms = float(np.sqrt(np.mean(x**2))) if x.size else 0.0
+            s[b.leaf.slice] = np.maximum(x, rms if rms > 0 else 1.0)
+        return s
+
+    def _tol(self, b: _Block, scale_hint: float) -> tuple[float, float]:
+        user = self.user[b.leaf.slice]
+        finite = user[np.isfinite(user)]
+        scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
+        return tolerances.resolve(b.dtype, self.opts.rtol, self.opts.atol, scale)
+
+    def _floor(self, u: np.ndarray, support) -> float:
+        """Round-off the user's dtype allows in <g, u>, at FLOOR_SIGMAS standard deviations."""
+        total = 0.0
+        for b in support:
+            r, a = self._tol(b, 0.0)
+            g = np.abs(self.user[b.leaf.slice])
+            w = (r * np.where(np.isfinite(g), g, 0) + a) * u[b.leaf.slice]
+            total += float(w @ w)
+        return FLOOR_SIGMAS * float(np.sqrt(total))
+
+    # -- evaluating along directions ---------------------------------------------
+    def _phi(self, u: np.ndarray, what: str):
+        def phi(tau):
+            return self.p.evaluate(self.p.x0 + tau * u, where=what)
+        return phi
+
+    def _random_direction(self, blocks, subset=None) -> np.ndarray:
+        """Unit Gaussian direction per block (so a small bias counts as much as a big W), scaled per element."""
+        u = np.zeros(self.p.n)
+        for b in blocks:
+            sl = b.leaf.slice
+            if subset is not None:
+                z = self.rng.standard_normal(len(subset))
+                v = np.zeros(b.leaf.size)
+                v[subset] = z / np.linalg.norm(z)
+            else:
+                z = self.rng.standard_normal(b.leaf.size)
+                v = z / np.linalg.norm(z)
+            u[sl] = v * self.scale[sl]
+        return u
+
+    def _directional(self, u: np.ndarray, support, what: str):
+        """(passed, kink, estimate, user value, tolerance) for one direction."""
+        est = fd.derivative(self._phi(u, what), self.f0, self.t, self.noise.sigma)
+        mine = float(self.user @ u) if np.all(np.isfinite(self.user[u != 0])) else float("nan")
+        tol = float(est.error) + self._floor(u, support)
+        if bool(est.kink):
+            ok = float(est.lo) - tol <= mine <= float(est.hi) + tol
+        else:
+            ok = abs(mine - float(est.value)) <= tol
+        return ok, bool(est.kink), est, mine, tol
+
+    # -- the finite-difference check -------------------------------------------------
+    def _setup_noise(self) -> np.ndarray:
+        u = self._random_direction(self.blocks)
+        self.noise = fd.estimate_noise(self._phi(u, "a point near params"), self.f0)
+        self.t = fd.choose_step(self.noise)
+        return u
+
+    def fd_check(self) -> None:
+        u = self._setup_noise()
+        if self.opts.mode == "full":
+            for b in self.blocks:
+                self._check_elements(b, np.arange(b.leaf.size), "all elements")
+            return
+        escalate = False
+        for k in range(self.opts.directions):
+            if k:
+                u = self._random_direction(self.blocks)
+            ok, kink, est, mine, _ = self._directional(u, self.blocks, "a random direction")
+            if not kink and est.value != 0:
+                rel = abs(mine - float(est.value)) / abs(float(est.value))
+                self.dir_rel = rel if self.dir_rel is None else max(self.dir_rel, rel)
+            escalate |= (not ok) or kink
+        if escalate:
+            self._localize()
+
+    def _localize(self) -> None:
+        """Per block, then per element (small blocks) or by bisection (large ones)."""
+        for b in self.blocks:
+            fails, kinks = 0, 0
+            for _ in range(2):
+                u = self._random_direction([b])
+                ok, kink, est, mine, tol = self._directional(u, [b], f"a random direction in {b.leaf.path}")
+                if not kink:
+                    b.directional.add(u[b.leaf.slice], float(est.value), tol)
+                fails += not ok
+                kinks += kink
+                if ok and not kink:
+                    break  # one clean pass is the same evidence as the global pass
+            if not fails and not kinks:
+                continue
+            b.failed_directional = bool(fails)
+            if b.leaf.size <= MAX_FULL_BLOCK:
+                self._check_elements(b, np.arange(b.leaf.size), "all elements")
+            elif fails:
+                self._bisect(b)
+            else:
+                self.notes.append(f"{b.leaf.path}: kinks along random directions; the user's values lie between the one-sided slopes")
+
+    def _bisect(self, b: _Block) -> None:
+        """Group testing: halve failing index sets; O(log n) directional checks per wrong element."""
+        found = 0
+        queue = [np.arange(b.leaf.size)]
+        checked_any = False
+        while queue and found < MAX_FOUND:
+            S = queue.pop(0)
+            if len(S) <= 8:
+                self._check_elements(b, S, "localized")
+                checked_any = True
+                found += int(np.sum(self._element_bad(b, S)))
+                continue
+            halves = np.array_split(S, 2)
+            bad = []
+            for H in halves:
+                u = self._random_direction([b], subset=H)
+                ok, kink, *_ = self._directional(u, [b], f"a random direction in part of {b.leaf.path}")
+                if not ok or kink:
+                    bad.append(H)
+            if not bad:  # the parent failed but neither half did: try once more with fresh directions
+                for H in halves:
+                    u = self._random_direction([b], subset=H)
+                    ok, kink, *_ = self._directional(u, [b], f"a random direction in part of {b.leaf.path}")
+                    if not ok or kink:
+                        bad.append(H)
+            queue.extend(bad)
+            if len(queue) > 16:
+                self.notes.append(f"{b.leaf.path}: errors are widespread; {SAMPLE} random elements were checked one by one")
+                self._check_elements(b, self.rng.choice(b.leaf.size, SAMPLE, replace=False), "sampled")
+                return
+        if not checked_any:
+            self._check_elements(b, self.rng.choice(b.leaf.size, min(SAMPLE, b.leaf.size), replace=False), "sampled")
+        else:
+            b.checked = "localized"
+
+    def _check_elements(self, b: _Block, idx: np.ndarray, how: str) -> None:
+        """Coordinate finite differences for the given flat indices of block b."""
+        idx = np.asarray(idx, dtype=np.int64)
+        n = len(idx)
+        vals, errs, kinks, los, his = (np.empty(n) for _ in range(5))
+        kinks = np.zeros(n, dtype=bool)
+        for i, j in enumerate(idx):
+            g = b.leaf.offset + int(j)
+            u = np.zeros(self.p.n)
+            s = self.scale[g]
+            u[g] = s
+            est = fd.derivative(self._phi(u, f"{b.leaf.path}{_index(b.leaf.shape, j)}"), self.f0, self.t, self.noise.sigma)
+            vals[i], errs[i] = float(est.value) / s, float(est.error) / s
+            kinks[i], los[i], his[i] = bool(est.kink), float(est.lo) / s, float(est.hi) / s
+        b.add_elements(idx, vals, errs, kinks, los, his)
+        if how == "all elements" or b.checked == "directional":
+            b.checked = how
+
+    def _element_bad(self, b: _Block, idx) -> np.ndarray:
+        pos = np.searchsorted(np.sort(b.idx), idx)
+        order = np.argsort(b.idx)
+        sel = order[pos]
+        cmp = self._compare(b, sel)
+        return cmp.mismatch_mask
+
+    def _compare(self, b: _Block, sel=None):
+        sel = np.arange(len(b.idx)) if sel is None else sel
+        user = self.user[b.leaf.slice][b.idx[sel]]
+        exp = b.expected[sel].copy()
+        err = b.error[sel].copy()
+        kink = b.kink[sel]
+        # at a kink, any value between the one-sided slopes is a valid (sub)gradient
+        lo, hi = b.lo[sel], b.hi[sel]
+        inside = kink & (user >= lo) & (user <= hi)
+        exp = np.where(inside, user, np.where(kink, np.clip(user, lo, hi), exp))
+        err = np.where(kink, 0.0, err)
+        scale = float(np.max(np.abs(b.expected[np.isfinite(b.expected)]), initial=0.0))
+        r, a = self._tol(b, scale)
+        return compare_arrays(user, exp, rtol=r, atol=a, error_estimate=err, dtype=b.dtype)
+
+    # -- the JAX oracle -----------------------------------------------------------------
+    def jax_check(self, fn) -> None:
+        ref = oracle_jax.gradient(fn, self.p, name="reference" if self.opts.reference else "f")
+        for b in self.blocks:
+            sl = b.leaf.slice
+            exp = ref[sl]
+            err = 1e3 * fd.EPS * (np.abs(exp) + float(np.max(np.abs(exp), initial=0.0)))
+            n = b.leaf.size
+            b.add_elements(np.arange(n), exp, err, np.zeros(n, bool), exp, exp)
+            b.checked = "all elements"
+        # where JAX and the user disagree, a kink may explain it: ask finite differences
+        suspects = [(b, np.flatnonzero(self._compare(b).mismatch_mask)) for b in self.blocks]
+        suspects = [(b, s) for b, s in suspects if 0 < len(s) <= 64]
+        if suspects:
+            if self.noise is None:
+                self._setup_noise()
+            for b, s in suspects:
+                keep = ~np.isin(b.idx, s)
+                for name in ("idx", "expected", "error", "kink", "lo", "hi"):
+                    setattr(b, name, getattr(b, name)[keep])
+                self._check_elements(b, s, "all elements")
+                b.checked = "all elements"
+
+    # -- the report --------------------------------------------------------------------------
+    def report(self, oracle: str, elapsed: float, kind: str) -> CheckReport:
+        params = []
+        user_tree = {b.leaf.path: self.user[b.leaf.slice].reshape(b.leaf.shape) for b in self.blocks}
+        for b in self.blocks:
+            params.append(self._param_report(b, user_tree))
+        passed = all(p.passed for p in params)
+        return CheckReport(
+            passed=passed, oracle=oracle, mode=self.opts.mode, n_evals=self.p.n_evals, time=elapsed,
+            seed=int(self.opts.seed), params=params, n_params=self.p.n,
+            noise=None if self.noise is None else float(np.max(self.noise.sigma)),
+            step=self.t, directional_rel_error=self.dir_rel, notes=self.notes, kind=kind,
+        )
+
+    def _param_report(self, b: _Block, user_tree) -> ParamReport:
+        leaf = b.leaf
+        rep = ParamReport(path=leaf.path, shape=tuple(leaf.shape), dtype=str(b.dtype), size=leaf.size,
+                          passed=not b.failed_directional, checked=b.checked, step=self.t)
+        if len(b.idx):
+            cmp = self._compare(b)
+            pos = b.idx[cmp.worst_index[0]]
+            rep.n_checked, rep.n_mismatch = cmp.n_total, cmp.n_mismatch
+            rep.max_abs, rep.max_rel = cmp.max_abs, cmp.max_rel
+            rep.worst_index = tuple(int(i) for i in np.unravel_index(int(pos), leaf.shape)) if leaf.shape else ()
+            rep.worst_actual, rep.worst_expected = cmp.worst_actual, cmp.worst_expected
+            k = int(np.flatnonzero(b.idx == pos)[0])
+            rep.worst_error_estimate = None if b.kink[k] else float(b.error[k])
+            finite_err = b.error[~b.kink & np.isfinite(b.error)]
+            rep.error_estimate = float(finite_err.max()) if finite_err.size else None
+            rep.rtol, rep.atol = cmp.rtol, cmp.atol
+            rep.passed = cmp.passed
+            if b.failed_directional and cmp.passed and b.checked in ("localized", "sampled"):
+                rep.passed = False  # the directional test failed; the elements seen so far do not show why
+            kink_idx = b.idx[b.kink]
+            rep.n_kinks = int(len(kink_idx))
+            rep.kink_indices = [tuple(int(i) for i in np.unravel_index(int(j), leaf.shape)) for j in kink_idx[:10]]
+            if not rep.passed:
+                ev = ElementEvidence(b.idx, b.expected, _abs_tol(cmp, b))
+                rep.diagnosis = diagnose_block(leaf.path, user_tree, ev if len(b.idx) >= 2 else b.directional)
+        elif not rep.passed:
+            r, a = self._tol(b, 0.0)
+            rep.rtol, rep.atol = r, a
+            rep.diagnosis = diagnose_block(leaf.path, user_tree, b.directional)
+        return rep
+
+
+def _abs_tol(cmp, b: _Block) -> np.ndarray:
+    return cmp.atol + cmp.rtol * np.abs(b.expected) + np.where(b.kink, 0.0, b.error)
+
+
+def _index(shape, j) -> str:
+    if not shape:
+        return ""
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(int(j), shape)) + "]"

@@ -1,0 +1,293 @@
+"""The problem: params flattened once, a float64 working copy, a counted evaluator.
+
+Everything downstream works on one flat float64 vector plus the leaf table
+(paths kept for messages). f is always called with fresh objects of the kinds
+the user gave (numpy, JAX, torch, Python scalars), cast up to float64 where f
+accepts it, and every call is checked for in-place mutation.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradcheck.errors import (
+    FunctionRaised,
+    InPlaceMutation,
+    NonNumericParams,
+    NonScalarOutput,
+    StructureMismatch,
+)
+
+
+@dataclass
+class Leaf:
+    path: str
+    kind: str           # numpy | jax | torch | python | numpy_scalar
+    shape: tuple
+    dtype: np.dtype     # the user's dtype
+    offset: int
+    size: int
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.offset, self.offset + self.size)
+
+
+def _kind(obj) -> str:
+    module = type(obj).__module__ or ""
+    if module.startswith("torch"):
+        return "torch"
+    if module.startswith("jax") or module.startswith("jaxlib"):
+        return "jax"
+    if isinstance(obj, np.ndarray):
+        return "numpy"
+    if isinstance(obj, np.generic):
+        return "numpy_scalar"
+    if isinstance(obj, (bool, int, float)):
+        return "python"
+    return "numpy"
+
+
+def to_numpy(obj) -> np.ndarray:
+    """Any array-like (torch CPU tensors included) as a numpy array, no copy promised."""
+    if _kind(obj) == "torch":
+        obj = obj.detach().cpu().numpy()
+    return np.asarray(obj)
+
+
+def _check_numeric(arr: np.ndarray, path: str, what: str) -> None:
+    if arr.dtype == bool or arr.dtype.kind not in "fiu":
+        hint = " complex values are not supported" if arr.dtype.kind == "c" else ""
+        raise NonNumericParams(
+            f"{path} is not a real numeric array (dtype {arr.dtype}, type {type(arr).__name__}).{hint} "
+            f"{what} must hold float arrays or numbers; convert it with np.asarray(..., dtype=float)."
+        )
+
+
+def flatten_with_paths(tree, root: str):
+    import jax
+
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    paths = [root + jax.tree_util.keystr(p) for p, _ in leaves]
+    return paths, [leaf for _, leaf in leaves], treedef
+
+
+def _jax_x64():
+    """A context that makes JAX compute in float64 for one call, if JAX is in use."""
+    if "jax" in sys.modules:
+        import jax
+
+        return jax.enable_x64(True)
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+class Problem:
+    """f and params, seen as a function of one float64 vector."""
+
+    def __init__(self, f, params, *, root: str = "params", call=None):
+        if not callable(f):
+            raise TypeError(f"f must be callable (f(params) -> scalar loss); got {type(f).__name__}")
+        self.f = f
+        self.root = root
+        self.call = call or (lambda fn, p: fn(p))
+        paths, raw, self.treedef = flatten_with_paths(params, root)
+        if not raw:
+            raise StructureMismatch(f"{root} has no array leaves: there is nothing to check.")
+        self.leaves: list[Leaf] = []
+        chunks = []
+        offset = 0
+        for path, obj in zip(paths, raw):
+            arr = to_numpy(obj)
+            _check_numeric(arr, path, root)
+            dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+            self.leaves.append(Leaf(path, _kind(obj), arr.shape, dtype, offset, arr.size))
+            chunks.append(arr.astype(np.float64).reshape(-1))
+            offset += arr.size
+        self.x0 = np.concatenate(chunks)
+        self.x0.setflags(write=False)
+        self.n = self.x0.size
+        self.n_evals = 0
+        self.cast = "float64"
+
+    # -- building params -------------------------------------------------
+    def build(self, x: np.ndarray, cast: str | None = None):
+        """Fresh user-kind objects holding x (float64, or the user's dtypes)."""
+        cast = cast or self.cast
+        out = []
+        for leaf in self.leaves:
+            seg = x[leaf.slice].reshape(leaf.shape)
+            dtype = np.float64 if cast == "float64" else leaf.dtype
+            out.append(self._make(leaf, seg, dtype))
+        import jax
+
+        return jax.tree_util.tree_unflatten(self.treedef, out)
+
+    @staticmethod
+    def _make(leaf: Leaf, seg: np.ndarray, dtype):
+        if leaf.kind == "numpy":
+            return np.array(seg, dtype=dtype)
+        if leaf.kind == "numpy_scalar":
+            return np.dtype(dtype).type(seg.reshape(()))
+        if leaf.kind == "python":
+            return float(seg.reshape(()))
+        if leaf.kind == "jax":
+            import jax.numpy as jnp
+
+            return jnp.asarray(np.array(seg, dtype=dtype))
+        if leaf.kind == "torch":
+            import torch
+
+            return torch.from_numpy(np.array(seg, dtype=dtype))
+        raise AssertionError(leaf.kind)
+
+    def unflatten(self, flat: np.ndarray):
+        """A pytree of numpy arrays shaped like params (for reports and callbacks)."""
+        import jax
+
+        parts = [np.array(flat[leaf.slice].reshape(leaf.shape)) for leaf in self.leaves]
+        return jax.tree_util.tree_unflatten(self.treedef, parts)
+
+    # -- evaluating f ------------------------------------------------------
+    def evaluate(self, x: np.ndarray, *, where: str = "") -> float:
+        params = self.build(x)
+        with _jax_x64():
+            try:
+                out = self.call(self.f, params)
+            except Exception as exc:  # noqa: BLE001 - shown to the user
+                at = f" at {where}" if where else ""
+                raise FunctionRaised(
+                    f"f raised {type(exc).__name__}{at}: {_short(exc)}\n"
+                    f"gradcheck calls f(params) many times with slightly perturbed copies of params; "
+                    f"f must accept any nearby values."
+                ) from exc
+        self.n_evals += 1
+        self.check_unchanged(params, x, who="f")
+        return to_scalar(out, "f")
+
+    def first_evaluation(self) -> float:
+        """Evaluate at x0, choosing float64 or, if f refuses it, the user's dtypes."""
+        try:
+            return self.evaluate(self.x0)
+        except FunctionRaised as first:
+            if all(leaf.dtype == np.float64 for leaf in self.leaves):
+                raise FunctionRaised(f"f raised when called with your params: {first}") from first.__cause__
+            self.cast = "original"
+            try:
+                return self.evaluate(self.x0)
+            except FunctionRaised as second:
+                raise FunctionRaised(f"f raised when called with your params: {second}") from second.__cause__
+
+    def check_unchanged(self, params, x: np.ndarray, *, who: str) -> None:
+        """Raise InPlaceMutation if the call modified the arrays it was given."""
+        import jax
+
+        for leaf, obj in zip(self.leaves, jax.tree_util.tree_leaves(params)):
+            if leaf.kind not in ("numpy", "torch"):
+                continue
+            now = to_numpy(obj).astype(np.float64).reshape(-1)
+            was = x[leaf.slice]
+            if now.shape != was.shape or not np.array_equal(now, was, equal_nan=True):
+                raise InPlaceMutation(_mutation_message(leaf, now, was, who))
+
+
+def _mutation_message(leaf: Leaf, now, was, who: str) -> str:
+    if now.shape != was.shape:
+        detail = f"its size changed from {was.size} to {now.size}"
+    else:
+        i = int(np.flatnonzero(~np.isclose(now, was, rtol=0, atol=0, equal_nan=True))[0])
+        idx = tuple(int(k) for k in np.unravel_index(i, leaf.shape)) if leaf.shape else ()
+        detail = f"element {list(idx)} went from {was[i]:.6g} to {now[i]:.6g}"
+    return (
+        f"{who} modified {leaf.path} in place ({detail}). gradcheck passed a copy, so your own arrays "
+        f"are untouched, but a function that updates its inputs cannot be checked: every evaluation "
+        f"would start from a different point. Copy before updating (W = W - lr*dW instead of W -= lr*dW), "
+        f"or move the update out of {who}."
+    )
+
+
+def _short(exc: BaseException, limit: int = 500) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(exc).__name__} whose str() raised>"
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def to_scalar(out, who: str) -> float:
+    """One real number from f's output, or a NonScalarOutput that says what to do."""
+    if isinstance(out, bool):
+        raise NonScalarOutput(f"{who} returned a bool ({out}); it must return a real scalar loss.")
+    if isinstance(out, (int, float)):
+        return float(out)
+    if isinstance(out, (tuple, list, dict)):
+        raise NonScalarOutput(
+            f"{who} returned a {type(out).__name__}; it must return one real scalar (the loss). "
+            f"If your function returns (loss, cache), wrap it: lambda p: f(p)[0]."
+        )
+    try:
+        arr = to_numpy(out)
+    except Exception as exc:  # noqa: BLE001
+        raise NonScalarOutput(f"{who} returned {type(out).__name__}, not a number: {_short(exc)}") from exc
+    if arr.dtype.kind == "c":
+        raise NonScalarOutput(f"{who} returned a complex value; gradcheck checks real-valued losses.")
+    if arr.dtype == bool or arr.dtype.kind not in "fiu":
+        raise NonScalarOutput(f"{who} returned dtype {arr.dtype}; it must return a real scalar loss.")
+    if arr.size != 1:
+        raise NonScalarOutput(
+            f"{who} returned an array of shape {arr.shape}; it must return a scalar loss. Reduce it "
+            f"(e.g. .sum()), or use assert_vjp_match / assert_jacobian_match for vector-valued functions."
+        )
+    return float(arr.reshape(()))
+
+
+def flatten_like(problem: Problem, tree, *, what: str) -> list[np.ndarray]:
+    """Leaves of ``tree`` matched to params' structure, with errors that name paths."""
+    import jax
+
+    try:
+        parts = problem.treedef.flatten_up_to(tree)
+    except (ValueError, TypeError) as exc:
+        raise StructureMismatch(_structure_message(problem, tree, what, exc)) from None
+    bad = []
+    arrays = []
+    for leaf, part in zip(problem.leaves, parts):
+        path = what + leaf.path[len(problem.root):]
+        if part is None:
+            bad.append(f"  {path} is None (expected shape {leaf.shape})")
+            arrays.append(None)
+            continue
+        arr = to_numpy(part)
+        _check_numeric(arr, path, what)
+        if arr.shape != leaf.shape:
+            hint = " (same size: reshape yours)" if arr.size == leaf.size else ""
+            bad.append(f"  {path} has shape {arr.shape}, {leaf.path} has shape {leaf.shape}{hint}")
+        arrays.append(arr)
+    if bad:
+        raise StructureMismatch(f"{what} does not match {problem.root}:\n" + "\n".join(bad))
+    del jax
+    return arrays
+
+
+def _structure_message(problem: Problem, tree, what: str, exc) -> str:
+    try:
+        other_paths, _, _ = flatten_with_paths(tree, what)
+    except Exception:  # noqa: BLE001
+        other_paths = []
+    mine = {leaf.path[len(problem.root):] for leaf in problem.leaves}
+    theirs = {p[len(what):] for p in other_paths}
+    missing = sorted(mine - theirs)
+    extra = sorted(theirs - mine)
+    lines = [f"{what} does not have the structure of {problem.root}."]
+    if missing:
+        lines.append(f"  missing from {what}: " + ", ".join(what + m for m in missing))
+    if extra:
+        lines.append(f"  in {what} but not in {problem.root}: " + ", ".join(what + e for e in extra))
+    if not missing and not extra:
+        lines.append(f"  same paths, different containers: {problem.root} is {problem.treedef}")
+        lines.append(f"  jax says: {_short(exc, 300)}")
+    lines.append(f"Give {what} exactly the keys and nesting of {problem.root}, one array per parameter.")
+    return "\n".join(lines)

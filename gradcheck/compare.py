@@ -64,6 +64,8 @@ def compare_arrays(actual, expected, *, rtol=None, atol=None, error_estimate=0.0
         max_abs = float("inf")
     rel_f = rel[np.isfinite(rel)]
     max_rel = float(rel_f.max()) if rel_f.size else (0.0 if max_abs == 0 else float("inf"))
+    if not finite.all():
+        max_rel = float("inf")
     return Comparison(
         passed=n_bad == 0,
         n_mismatch=n_bad,

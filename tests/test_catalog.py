@@ -133,3 +133,11 @@ def test_batch_bugs_follow_the_target():
         buggy = backprop(spec, params, x, t, bug=scale_bug).grads
         for k in correct:
             np.testing.assert_allclose(buggy[k], factor * correct[k], rtol=1e-12)
+
+
+def test_readme_section_lists_every_catalog_entry():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs_reference_nets.md").read_text(encoding="utf-8")
+    missing = [name for name in CATALOG if f"| `{name}` |" not in text]
+    assert not missing, f"docs_reference_nets.md lacks catalog rows for {missing}"

@@ -439,8 +439,12 @@ class Sandbox:
         out = self._exchange(frame, timeout)
         if out.kind in ("timeout", "crash", "protocol"):
             self._stop()
-            if phase == "import":
-                out.message = out.message.replace("during the call", "while being imported")
+        if phase == "import" and out.kind not in ("ok", "missing"):
+            out.message = out.message.replace("during the call", "while being imported")
+            if out.kind == "timeout":
+                out.message += " while being imported"
+            out.error_type = out.error_type or {"timeout": "Timeout", "crash": "Crash"}.get(out.kind, "Error")
+            out.kind = "import"
         return out
 
     def _exchange(self, frame: bytes | None, timeout: float) -> Outcome:

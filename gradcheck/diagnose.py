@@ -66,9 +66,9 @@ _NAMED_FACTORS = {
 
 
 def describe_factor(c: float) -> str:
-    """A sentence for 'user = c × truth', naming the likely cause."""
+    """A sentence for 'user = c × truth', naming the likely cause (c already snapped)."""
     frac = Fraction(c).limit_denominator(4096)
-    if abs(float(frac) - c) <= 1e-6 * abs(c):
+    if float(frac) == c:
         if frac in _NAMED_FACTORS:
             return _NAMED_FACTORS[frac]
         if frac.numerator == 1 and frac.denominator > 2:
@@ -78,6 +78,15 @@ def describe_factor(c: float) -> str:
             n = frac.numerator
             return f"yours is {n} × the expected value (summed over a batch of {n} instead of averaged?)"
     return f"yours is {c:.6g} × the expected value (off by a constant factor)"
+
+
+def _snap(c: float, evidence, a) -> float | None:
+    """The simplest factor the evidence accepts: a small fraction if it fits, else c itself."""
+    for limit in (2, 64, 4096):
+        frac = float(Fraction(c).limit_denominator(limit))
+        if frac != 0 and abs(frac - c) <= 0.01 * abs(c) and evidence.fits(a / frac):
+            return frac
+    return c if evidence.fits(a / c) else None
 
 
 def _fit_factor(evidence, array) -> float | None:
@@ -101,8 +110,10 @@ def diagnose_block(key, user: dict, evidence) -> list[str]:
         found.append("yours is all zeros (gradient never written, or overwritten by zeros?)")
         return found
     c = _fit_factor(evidence, a)
-    if c is not None and c != 0 and abs(c - 1) > 1e-3 and evidence.fits(a / c):
-        found.append(describe_factor(c))
+    if c is not None and c != 0 and abs(c - 1) > 1e-3:
+        snapped = _snap(c, evidence, a)
+        if snapped is not None and snapped != 1:
+            found.append(describe_factor(snapped))
     if a.ndim == 2 and a.shape[0] == a.shape[1] and a.shape[0] > 1 and evidence.fits(a.T):
         found.append("yours is the transpose of the expected value (x·δᵀ vs δ·xᵀ?)")
     for other, b in user.items():

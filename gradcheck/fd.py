@@ -95,9 +95,13 @@ def central(phi, f0, t: float, sigma) -> Estimate:
     jump = np.abs(-0.5 * pm2 + 2 * pm1 - 3 * f0 + 2 * pp1 - 0.5 * pp2) / t
     slope_scale = np.max(np.abs(slopes), axis=0)
     kink = (jump > 40.0 * sigma / t) & (jump > 1e-6 * slope_scale)
-    slope_noise = 6.0 * sigma / t
-    lo = np.min(slopes, axis=0) - slope_noise
-    hi = np.max(slopes, axis=0) + slope_noise
+    # one-sided limits at 0, extrapolated from the two slopes on each side; the margin
+    # covers the noise and the curvature between the sample points
+    left, right = 1.5 * slopes[1] - 0.5 * slopes[0], 1.5 * slopes[2] - 0.5 * slopes[3]
+    hull = np.concatenate([slopes, left[None], right[None]])
+    margin = 6.0 * sigma / t + np.abs(slopes[1] - slopes[0]) + np.abs(slopes[3] - slopes[2])
+    lo = np.min(hull, axis=0) - margin
+    hi = np.max(hull, axis=0) + margin
     error = np.where(np.isfinite(error), error, np.inf)
     return Estimate(value=value, error=error, kink=kink, lo=lo, hi=hi, step=t)
 

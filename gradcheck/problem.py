@@ -153,8 +153,8 @@ class Problem:
 
     # -- evaluating f ------------------------------------------------------
     def evaluate(self, x: np.ndarray, *, where: str = "") -> float:
-        params = self.build(x)
         with _jax_x64():
+            params = self.build(x)
             try:
                 out = self.call(self.f, params)
             except Exception as exc:  # noqa: BLE001 - shown to the user

@@ -119,9 +119,9 @@ def format_report(r: CheckReport) -> str:
         lines.append(f"  {p.path:<{width}}  shape ({shape}) {p.dtype}: {counted}; "
                      f"max abs err {_g(p.max_abs)}, max rel err {_g(p.max_rel)}")
         if p.worst_index is not None:
-            idx = "[" + ", ".join(str(i) for i in p.worst_index) + "]"
+            idx = "worst at [" + ", ".join(str(i) for i in p.worst_index) + "]" if p.worst_index else "value"
             pm = f" ± {_g(p.worst_error_estimate)}" if p.worst_error_estimate else ""
-            lines.append(f"  {'':<{width}}  worst at {idx}: yours {_v(p.worst_actual)}, "
+            lines.append(f"  {'':<{width}}  {idx}: yours {_v(p.worst_actual)}, "
                          f"expected {_v(p.worst_expected)}{pm}")
         for d in p.diagnosis:
             lines.append(f"  {'':<{width}}  likely: {d}")

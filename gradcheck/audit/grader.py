@@ -111,6 +111,8 @@ def _bug_sentence(name: str, what: str) -> str:
 
 def _failure_text(out, function: str) -> str:
     """What went wrong in the student's process, in their terms."""
+    if out.kind == "skipped":
+        return out.message
     if out.kind == "timeout":
         text = f"{function}() {out.message}"
     elif out.kind == "exit":
@@ -122,7 +124,8 @@ def _failure_text(out, function: str) -> str:
     elif out.kind == "convert":
         text = f"{function}() returned something that is not numbers: {out.message}"
     else:
-        text = f"{function}() raised {out.error_type}: {out.message}"
+        msg = out.message if len(out.message) <= 300 else out.message[:300] + " … (message cut)"
+        text = f"{function}() raised {out.error_type or 'an exception'}: {msg}"
     if out.traceback:
         text += "\n    traceback (most recent call last, your files only):\n" + "\n".join(
             "    " + line for line in out.traceback.rstrip("\n").split("\n"))
@@ -133,9 +136,8 @@ def _printed(out) -> str:
     s = (getattr(out, "stdout", "") or "").strip()
     if not s:
         return ""
-    if len(s) > 800:
-        s = s[:800] + " …"
-    return "\n    your code printed (first lines):\n" + "\n".join("      " + ln for ln in s.split("\n")[:15])
+    lines = [ln if len(ln) <= 160 else ln[:160] + " …" for ln in s[:2000].split("\n")[:12]]
+    return "\n    your code printed (first lines):\n" + "\n".join("      " + ln for ln in lines)
 
 
 def _array_problem(v, shape, what: str) -> str | None:
@@ -292,9 +294,11 @@ _CHECKERS = {"forward": _check_forward, "backward": _check_backward, "jacobian":
 
 
 class _Skipped:
+    """Stands in for a call that was not made (import failed, or the function keeps timing out)."""
+
     ok = False
     kind = "skipped"
-    traceback = stdout = ""
+    traceback = stdout = error_type = ""
 
     def __init__(self, message):
         self.message = message
@@ -327,8 +331,6 @@ def grade(a: Assignment, call, name: str, cases: list | None = None, *, notes=()
                 first_failure = first_failure or out
                 out = _Skipped(f"not run: importing {a.module}.py failed (see the top of the output)")
             res = _CHECKERS[check](a, case, out, fname, a.points[check] / n)
-            if out.kind == "skipped":
-                res.output = out.message
             tests.append(res)
     lines = [f"{a.title}: {_fmt(sum(t.score for t in tests))} / {_fmt(a.max_score)} points.",
              "Checked on networks " + ", ".join(f"{c.arch.label} (batch {c.arch.batch})" for c in cases)

@@ -233,6 +233,11 @@ def safe_text(fn, limit=2000):
 
 def describe_error(exc, workdir, kind="exception"):
     """Exception type, message and a traceback trimmed to the student's own frames."""
+    if isinstance(exc, MemoryError):
+        try:  # free what the student's frames still hold, or there is no memory left to report with
+            traceback.clear_frames(exc.__traceback__)
+        except BaseException:  # noqa: BLE001
+            pass
     name = safe_text(lambda: type(exc).__name__, 200)
     if isinstance(exc, SystemExit):
         kind = "exit"
@@ -265,14 +270,15 @@ def to_plain(value, max_elements):
     """Student return value -> (JSON tree, arrays); float32 stays float32, everything else float64."""
     import numpy as np
 
-    arrays = []
+    arrays, total = [], [0]
 
     def arr(v, where):
         a = np.asarray(v)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{where} has dtype {a.dtype}; return numbers (a float numpy array)")
-        if a.size > max_elements:
-            raise ValueError(f"{where} has {a.size} elements, more than the limit of {max_elements}")
+        total[0] += a.size
+        if a.size > max_elements or total[0] > max_elements:
+            raise ValueError(f"{where} has {a.size} elements; the limit for a return value is {max_elements}")
         a = np.ascontiguousarray(a, dtype=np.float32 if a.dtype in (np.float32, np.float16) else np.float64)
         arrays.append(a)
         return {"$a": len(arrays) - 1}

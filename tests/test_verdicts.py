@@ -1,0 +1,226 @@
+"""Verdicts on the cases the issue names: right gradients pass, wrong ones fail and are named."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gradcheck as gc
+from tests import mlp_styles as m
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _net(sizes=(5, 7, 4), act="logistic", dtype=np.float64, seed=0, batch=4):
+    p, x, t = m.make_net(sizes, seed=seed, dtype=dtype, batch=batch)
+    return p, (lambda q: m.loss(q, x, t, act)), m.backward_matrix(p, x, t, act)
+
+
+@st.composite
+def nets(draw):
+    depth = draw(st.integers(1, 3))
+    sizes = tuple(draw(st.lists(st.integers(1, 6), min_size=depth + 1, max_size=depth + 1)))
+    act = draw(st.sampled_from(["logistic", "tanh", "relu"]))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    seed = draw(st.integers(0, 2**16))
+    batch = draw(st.integers(1, 5))
+    return sizes, act, dtype, seed, batch
+
+
+@SETTINGS
+@given(nets(), st.sampled_from(["fast", "full"]))
+def test_correct_gradients_pass(net, mode):
+    sizes, act, dtype, seed, batch = net
+    p, f, g = _net(sizes, act, dtype, seed, batch)
+    report = gc.check_grads(f, p, g, mode=mode, seed=seed)
+    assert report.passed, report.message()
+
+
+@SETTINGS
+@given(nets(), st.data())
+def test_perturbed_gradients_fail_and_name_the_parameter(net, data):
+    sizes, act, dtype, seed, batch = net
+    p, f, g = _net(sizes, act, dtype, seed, batch)
+    key = data.draw(st.sampled_from(sorted(g)))
+    j = data.draw(st.integers(0, g[key].size - 1))
+    scale = np.max(np.abs(g[key]))
+    # an error well above the dtype's floor, on one element
+    bump = (0.05 if dtype == np.float32 else 1e-3) * max(scale, 1e-3) + (0.05 if dtype == np.float32 else 1e-4)
+    bad = {k: v.copy() for k, v in g.items()}
+    bad[key].reshape(-1)[j] += bump
+    report = gc.check_grads(f, p, bad, seed=seed)
+    assert not report.passed
+    assert [r.path for r in report.failures] == [f"params['{key}']"]
+    worst = report.failures[0]
+    assert np.ravel_multi_index(worst.worst_index, g[key].shape) == j if g[key].ndim else True
+
+
+def test_float32_mlp_in_every_style_passes():
+    p, x, t = m.make_net((8, 16, 16, 3), dtype=np.float32, batch=8, seed=3)
+    f = lambda q: m.loss_all_logistic(q, x, t)  # noqa: E731
+    for backward in (m.backward_layers, m.backward_per_sample):
+        g = backward(p, x, t)
+        assert g["W1"].dtype == np.float32
+        gc.assert_grads_match(f, p, g)
+        gc.assert_grads_match(f, p, g, mode="full")
+
+
+def test_relu_net_exactly_on_a_kink_passes_and_reports_the_kink():
+    p, x, t = m.make_net((3, 5, 2), seed=1)
+    p["b1"][:] = 0.0
+    x[0] = 0.0            # sample 0 puts every hidden pre-activation exactly on relu's kink
+    f = lambda q: m.loss(q, x, t, "relu")  # noqa: E731
+    g = m.backward_matrix(p, x, t, "relu")
+    report = gc.assert_grads_match(f, p, g)
+    kinked = {r.path: r.n_kinks for r in report.params}
+    assert kinked["params['b1']"] > 0
+    assert "kink" in report.message()
+
+
+def test_kink_does_not_hide_a_value_outside_the_one_sided_slopes():
+    f = lambda p: float(np.sum(np.abs(p["a"])))  # noqa: E731
+    p = {"a": np.array([1.0, 0.0, -2.0])}
+    gc.assert_grads_match(f, p, {"a": np.array([1.0, 0.3, -1.0])})  # 0.3 in [-1, 1]: a valid subgradient
+    with pytest.raises(gc.GradientMismatch, match=r"params\['a'\]"):
+        gc.assert_grads_match(f, p, {"a": np.array([1.0, 1.5, -1.0])})
+
+
+def test_saturated_sigmoids_pass():
+    p, f, g = _net((4, 6, 3), seed=2)
+    p["W2"] *= 40.0
+    p["b2"] += 25.0
+    x_t = m.make_net((4, 6, 3), seed=2)
+    f = lambda q: m.loss(q, x_t[1], x_t[2])  # noqa: E731
+    g = m.backward_matrix(p, x_t[1], x_t[2])
+    gc.assert_grads_match(f, p, g)
+    gc.assert_grads_match(f, p, g, mode="full")
+
+
+def test_loss_scaled_by_1e_minus_9_passes_and_errors_still_fail():
+    p, x, t = m.make_net((5, 6, 3), seed=4)
+    f = lambda q: 1e-9 * m.loss(q, x, t)  # noqa: E731
+    g = {k: 1e-9 * v for k, v in m.backward_matrix(p, x, t).items()}
+    gc.assert_grads_match(f, p, g)
+    g["b2"] = g["b2"] * 1.01
+    with pytest.raises(gc.GradientMismatch, match=r"b2"):
+        gc.assert_grads_match(f, p, g)
+
+
+def test_huge_parameters_pass():
+    p, x, t = m.make_net((3, 4, 2), seed=5)
+    p = {k: 1e4 * v for k, v in p.items()}
+    x = 1e-4 * x
+    gc.assert_grads_match(lambda q: m.loss(q, x, t), p, m.backward_matrix(p, x, t))
+
+
+def _one_percent_off(g, j):
+    bad = {k: v.copy() for k, v in g.items()}
+    bad["W1"].reshape(-1)[j] *= 1.01
+    return bad
+
+
+def test_one_small_element_one_percent_off_fails_in_float64():
+    """The issue's case: an error below torch's atol=1e-5, on an 11.5k-parameter MLP."""
+    p, x, t = m.make_net((10, 100, 100, 3), batch=16, seed=0)
+    g = m.backward_matrix(p, x, t)
+    order = np.argsort(np.abs(g["W1"]).ravel())
+    j = int(order[len(order) // 4])            # a small element: a quarter of W1 is smaller
+    assert 0.01 * abs(g["W1"].ravel()[j]) < 1e-5
+    report = gc.check_grads(lambda q: m.loss(q, x, t), p, _one_percent_off(g, j))
+    assert not report.passed
+    (r,) = report.failures
+    assert r.path == "params['W1']" and r.n_mismatch == 1
+    assert np.ravel_multi_index(r.worst_index, g["W1"].shape) == j
+
+
+def test_full_mode_catches_one_percent_on_the_smallest_element():
+    p, x, t = m.make_net((6, 20, 3), batch=8, seed=0)
+    g = m.backward_matrix(p, x, t)
+    j = int(np.argmin(np.abs(g["W1"]).ravel()))
+    report = gc.check_grads(lambda q: m.loss(q, x, t), p, _one_percent_off(g, j), mode="full")
+    assert not report.passed and report.failures[0].n_mismatch == 1
+
+
+@pytest.mark.parametrize(
+    "bug, key, pattern",
+    [
+        (lambda g: {**g, "W2": g["W2"] / 2}, "W2", "½ ×"),
+        (lambda g: {**g, "W3": -g["W3"]}, "W3", "wrong sign"),
+        (lambda g: {**g, "W2": g["W2"].T}, "W2", "transpose"),
+        (lambda g: {**g, "b1": np.zeros_like(g["b1"])}, "b1", "all zeros"),
+        (lambda g: {**g, "W3": np.where(np.eye(6) > 0, np.nan, g["W3"])}, "W3", "NaN"),
+        (lambda g: {**g, "W1": 2 * g["W1"]}, "W1", "2 ×"),
+        (lambda g: {**g, "W3": g["W3"] / 4}, "W3", "1/4 ×"),
+    ],
+)
+def test_whole_parameter_bugs_fail_with_a_diagnosis(bug, key, pattern):
+    p, x, t = m.make_net((6, 6, 6, 6), batch=4, seed=7)
+    g = m.backward_matrix(p, x, t)
+    with pytest.raises(gc.GradientMismatch) as info:
+        gc.assert_grads_match(lambda q: m.loss(q, x, t), p, bug(g))
+    report = info.value.report
+    assert [r.path for r in report.failures] == [f"params['{key}']"]
+    assert pattern in "\n".join(report.failures[0].diagnosis)
+    assert pattern in str(info.value)
+
+
+def test_two_swapped_gradients_are_named_as_swapped():
+    p, x, t = m.make_net((6, 6, 6, 6), batch=4, seed=7)
+    g = m.backward_matrix(p, x, t)
+    with pytest.raises(gc.GradientMismatch) as info:
+        gc.assert_grads_match(lambda q: m.loss(q, x, t), p, {**g, "W1": g["W2"], "W2": g["W1"]})
+    msg = str(info.value)
+    assert "swapped with params['W2']" in msg and "swapped with params['W1']" in msg
+
+
+def test_large_block_error_is_localized_by_bisection():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(20000)
+    f = lambda p: float(np.sum(np.sin(p["w"]) * a))  # noqa: E731
+    w = rng.standard_normal(20000)
+    g = np.cos(w) * a
+    gc.assert_grads_match(f, {"w": w}, {"w": g})
+    g[12345] *= 1.01
+    report = gc.check_grads(f, {"w": w}, {"w": g})
+    assert not report.passed
+    r = report.failures[0]
+    assert r.worst_index == (12345,)
+    assert report.n_evals < 1000  # bisection, not 80,000 coordinate evaluations
+
+
+def test_pytrees_of_every_kind():
+    import jax.numpy as jnp
+
+    def f(p):
+        (a, b), c = p["pair"], p["nested"]["c"]
+        return float(np.sum(np.asarray(a) ** 2) + np.sum(np.asarray(b) * 3.0) + c**3 + p["s"])
+
+    params = {"pair": (np.arange(3.0), jnp.ones(2)), "nested": {"c": np.float64(2.0)}, "s": 1.5}
+    grads = {"pair": (2 * np.arange(3.0), 3 * np.ones(2)), "nested": {"c": 12.0}, "s": 1.0}
+    gc.assert_grads_match(f, params, grads)
+    grads["nested"]["c"] = 11.0
+    with pytest.raises(gc.GradientMismatch, match=r"params\['nested'\]\['c'\]"):
+        gc.assert_grads_match(f, params, grads)
+
+
+def test_seed_makes_the_check_reproducible():
+    p, f, g = _net(seed=11)
+    a = gc.check_grads(f, p, g, seed=5)
+    b = gc.check_grads(f, p, g, seed=5)
+    assert a.directional_rel_error == b.directional_rel_error and a.n_evals == b.n_evals
+
+
+def test_fast_mode_cost_does_not_grow_with_parameters():
+    counts = []
+    for sizes in [(3, 4, 2), (30, 60, 5)]:
+        p, f, g = _net(sizes)
+        counts.append(gc.check_grads(f, p, g).n_evals)
+    assert counts[0] == counts[1] <= 30
+
+
+def test_rtol_atol_override_loosens_the_check():
+    p, f, g = _net()
+    bad = {k: v * 1.001 for k, v in g.items()}
+    assert not gc.check_grads(f, p, bad).passed
+    assert gc.check_grads(f, p, bad, rtol=1e-2).passed

@@ -1,0 +1,5 @@
+"""Hostile (or just unfinished): not valid Python."""
+
+
+def forward(params, x)
+    return x

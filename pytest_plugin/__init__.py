@@ -1,1 +1,134 @@
-"""gradcheck's pytest plugin (loaded through the pytest11 entry point)."""
+"""gradcheck's pytest plugin (loaded through the ``pytest11`` entry point).
+
+Thin by design: options, the ``gradcheck`` marker, the ``gradcheck`` and
+``submission`` fixtures, a terminal summary and a JSON report. The checks
+themselves are the library's. Loading this module imports pytest and the
+standard library only; gradcheck (numpy) and jax are imported when a check runs.
+
+Per-test results travel on the test reports (``report.gradcheck_checks``, a
+list of JSON-safe dicts), so the summary and the report file hold every
+worker's checks under pytest-xdist.
+"""
+from __future__ import annotations
+
+import pytest
+
+from pytest_plugin import _options, _summary
+from pytest_plugin._fixture import GradcheckFixture, record_function, remote_available
+
+__all__ = ["GradcheckFixture", "pytest_addoption", "pytest_configure", "gradcheck", "submission"]
+
+SETTINGS_KEY = pytest.StashKey()
+CHECKS_KEY = pytest.StashKey()       # on an item: checks recorded since its last report
+REPORT_ATTR = "gradcheck_checks"     # on a TestReport: the checks made in that phase
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _options.addoption(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _options.MARKER_DOC)
+    settings = _options.read(config)
+    config.stash[SETTINGS_KEY] = settings
+    config.pluginmanager.register(_Session(config, settings), "gradcheck-session")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+class _Session:
+    """Hooks that need the session's state: the recorded checks."""
+
+    def __init__(self, config: pytest.Config, settings: _options.Settings):
+        self.config = config
+        self.settings = settings
+        self.checks: list = []
+        self.report_written: str | None = None
+
+    def pytest_report_header(self, config: pytest.Config):
+        s = self.settings
+        state = "enabled" if s.enabled else "marked tests skipped (use --gradcheck)"
+        extra = "".join(f", {k}={v}" for k, v in s.values.items() if k in ("oracle", "rtol", "atol"))
+        return [f"gradcheck: seed={s.seed}{extra}, {state}"]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pycollect_makeitem(self, collector, name, obj):
+        result = yield
+        items = result if isinstance(result, list) else [result]
+        for item in items:
+            if isinstance(item, pytest.Function):
+                try:
+                    _options.marker_options(item)
+                except ValueError as exc:
+                    raise pytest.Collector.CollectError(f"{item.nodeid}: {exc}") from None
+        return result
+
+    def pytest_collection_modifyitems(self, items) -> None:
+        if self.settings.enabled:
+            return
+        skip = pytest.mark.skip(reason=f"gradcheck test: {_options.ENABLE_HINT}")
+        for item in items:
+            if item.get_closest_marker("gradcheck") is not None:
+                item.add_marker(skip)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call):
+        report = yield
+        checks = item.stash.get(CHECKS_KEY, None)
+        if checks:
+            setattr(report, REPORT_ATTR, list(checks))
+            checks.clear()
+        return report
+
+    def pytest_runtest_logreport(self, report) -> None:
+        self.checks.extend(getattr(report, REPORT_ATTR, None) or ())
+
+    def pytest_sessionfinish(self, session) -> None:
+        path = self.settings.values.get("report")
+        if path and not _is_worker(self.config):
+            _summary.write_json_atomically(path, _summary.report_document(self.checks, self.settings))
+            self.report_written = path
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if _is_worker(self.config):
+            return
+        quiet = self.config.get_verbosity() < 0
+        _summary.write_summary(terminalreporter, self.checks, self.settings.seed, quiet)
+        if self.report_written and not quiet:
+            terminalreporter.write_line(f"gradcheck report: {self.report_written}")
+
+
+@pytest.fixture
+def gradcheck(request: pytest.FixtureRequest) -> GradcheckFixture:
+    """The gradcheck library's functions with this session's settings and this test's marker as defaults.
+
+    ``gradcheck.assert_grads_match(f, params, grads)``, ``check_grads``, ``assert_vjp_match``,
+    ``check_vjp``, ``assert_jacobian_match``, ``check_jacobian``: explicit keyword arguments win over
+    ``@pytest.mark.gradcheck(...)``, which wins over ``--gradcheck-*`` / ini settings. Every check is
+    recorded for the gradcheck summary and ``--gradcheck-report``.
+    """
+    settings = request.config.stash[SETTINGS_KEY]
+    item = request.node
+    return GradcheckFixture(settings.check_defaults(), _options.marker_options(item),
+                            record_function(item, CHECKS_KEY))
+
+
+@pytest.fixture(scope="session")
+def submission(request: pytest.FixtureRequest):
+    """The student submission given by --gradcheck-submission=DIR, loaded in a sandboxed child process.
+
+    Yields ``gradcheck.audit.remote.load_submission(DIR)``; its attributes are the submission's
+    functions, run remotely.
+    """
+    directory = request.config.stash[SETTINGS_KEY].values.get("submission")
+    if directory is None:
+        pytest.skip("no submission to test: pass --gradcheck-submission=DIR "
+                    "(or set gradcheck_submission in [tool.pytest.ini_options])")
+    if not remote_available():
+        pytest.skip("gradcheck.audit.remote is not available in this gradcheck installation")
+    from gradcheck.audit.remote import load_submission
+
+    with load_submission(directory) as loaded:
+        yield loaded

@@ -1,0 +1,116 @@
+"""The ``gradcheck`` fixture: the library's functions with the session's defaults, recording each report.
+
+gradcheck is imported when a function is first called, never at plugin load.
+"""
+from __future__ import annotations
+
+import functools
+
+# Which defaults each function takes. A default oracle (session or marker)
+# applies to check_grads only: check_vjp goes through numpy (finite differences) and
+# check_jacobian has no other oracle, so a session-wide "jax" would break them.
+_ACCEPTS = {
+    "check_grads": ("oracle", "mode", "rtol", "atol", "seed", "directions"),
+    "check_vjp": ("mode", "rtol", "atol", "seed", "directions"),
+    "check_jacobian": ("rtol", "atol", "seed"),
+}
+
+
+class GradcheckFixture:
+    """``gradcheck.assert_grads_match`` and friends, with this session's and this test's settings as defaults.
+
+    Explicit keyword arguments win over the test's ``@pytest.mark.gradcheck(...)`` keywords, which win
+    over ``--gradcheck-*`` options and ini keys. Every report is recorded for the gradcheck summary and
+    ``--gradcheck-report``. ``.reports`` holds this test's reports (CheckReport objects).
+    """
+
+    def __init__(self, session_defaults: dict, marker_defaults: dict, record):
+        self.session_defaults = dict(session_defaults)
+        self.marker_defaults = dict(marker_defaults)
+        self.reports: list = []
+        self._record = record
+
+    def options_for(self, function: str, explicit: dict) -> dict:
+        """The keyword arguments a call to ``function`` gets: explicit > marker > session."""
+        accepts = _ACCEPTS[function]
+        opts = {k: v for k, v in self.session_defaults.items() if k in accepts}
+        opts.update({k: v for k, v in self.marker_defaults.items() if k in accepts})
+        opts.update(explicit)
+        return opts
+
+    def _done(self, function: str, report) -> None:
+        self.reports.append(report)
+        self._record(function, report)
+
+    def _check(self, function: str, args, explicit):
+        import gradcheck
+
+        report = getattr(gradcheck, function)(*args, **self.options_for(function, explicit))
+        self._done(function, report)
+        return report
+
+    def _assert(self, function: str, args, explicit):
+        __tracebackhide__ = True
+        import gradcheck
+
+        name = "assert_" + function[len("check_"):] + "_match"
+        try:
+            report = getattr(gradcheck, name)(*args, **self.options_for(function, explicit))
+        except gradcheck.GradientMismatch as exc:
+            if exc.report is not None:
+                self._done(name, exc.report)
+            raise
+        self._done(name, report)
+        return report
+
+    def check_grads(self, f, params, grads=None, **options):
+        """gradcheck.check_grads with this test's defaults; returns the CheckReport."""
+        return self._check("check_grads", (f, params, grads), options)
+
+    def assert_grads_match(self, f, params, grads=None, **options):
+        """gradcheck.assert_grads_match with this test's defaults; raises GradientMismatch."""
+        __tracebackhide__ = True
+        return self._assert("check_grads", (f, params, grads), options)
+
+    def check_vjp(self, f, inputs, cotangent, vjp, **options):
+        """gradcheck.check_vjp with this test's defaults."""
+        return self._check("check_vjp", (f, inputs, cotangent, vjp), options)
+
+    def assert_vjp_match(self, f, inputs, cotangent, vjp, **options):
+        """gradcheck.assert_vjp_match with this test's defaults."""
+        __tracebackhide__ = True
+        return self._assert("check_vjp", (f, inputs, cotangent, vjp), options)
+
+    def check_jacobian(self, f, x, jacobian, **options):
+        """gradcheck.check_jacobian with this test's rtol/atol/seed defaults."""
+        return self._check("check_jacobian", (f, x, jacobian), options)
+
+    def assert_jacobian_match(self, f, x, jacobian, **options):
+        """gradcheck.assert_jacobian_match with this test's rtol/atol/seed defaults."""
+        __tracebackhide__ = True
+        return self._assert("check_jacobian", (f, x, jacobian), options)
+
+    def __repr__(self) -> str:
+        return (f"<gradcheck fixture session={self.session_defaults!r} marker={self.marker_defaults!r} "
+                f"{len(self.reports)} check(s)>")
+
+
+def record_function(item, store_key):
+    """A callback storing (function, report dict) on the item, for the makereport hook to pick up."""
+
+    def record(function: str, report) -> None:
+        entry = {"test": item.nodeid, "function": function}
+        entry.update(report.to_dict())
+        item.stash.setdefault(store_key, []).append(entry)
+
+    return record
+
+
+@functools.lru_cache(maxsize=1)
+def remote_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("gradcheck.audit.remote") is not None
+    except ImportError:
+        return False

@@ -63,7 +63,8 @@ def check_vjp(f, inputs, cotangent, vjp, **options):
         return total
 
     grads = (lambda _p: vjp(cotangent)) if callable(vjp) else vjp
-    report = _check_grads(scalarized, inputs, grads, _kind="vjp", **_fd_default(options))
+    report = _check_grads(scalarized, inputs, grads, _kind="vjp", _root="inputs", _what="vjp",
+                          **_fd_default(options))
     return report
 
 

@@ -56,17 +56,18 @@ class Options:
 
 
 def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
-                directions=2, reference=None, _call=None, _kind="grads") -> CheckReport:
+                directions=2, reference=None, _call=None, _kind="grads", _root="params",
+                _what="grads") -> CheckReport:
     """Compare the user's gradient of f at params with an oracle; return a CheckReport."""
     opts = Options(oracle, mode, rtol, atol, seed, directions, reference)
     opts.validate()
     start = time.perf_counter()
-    problem = Problem(f, params, call=_call)
+    problem = Problem(f, params, call=_call, root=_root)
     f0 = problem.first_evaluation()
     if not np.isfinite(f0):
         raise GradcheckUsageError(f"f returned {f0} at your params; the loss must be finite where gradients are checked.")
     _check_deterministic(problem, f0)
-    user, dtypes = _user_gradient(f, params, grads, problem)
+    user, dtypes = _user_gradient(f, params, grads, problem, _what)
     oracle_name = _resolve_oracle(opts, grads, problem)
     run = _Run(problem, f0, user, dtypes, opts)
     if oracle_name in ("jax", "both"):
@@ -86,7 +87,7 @@ def _check_deterministic(problem: Problem, f0: float) -> None:
         )
 
 
-def _user_gradient(f, params, grads, problem):
+def _user_gradient(f, params, grads, problem, what):
     if grads is None:
         if not oracle_jax.is_traceable(f, problem):
             raise GradcheckUsageError(
@@ -103,7 +104,7 @@ def _user_gradient(f, params, grads, problem):
         problem.check_unchanged(arg, problem.x0, who="your gradient function")
     else:
         tree = grads
-    arrays = flatten_like(problem, tree, what="grads")
+    arrays = flatten_like(problem, tree, what=what)
     dtypes = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
     flat = np.concatenate([a.astype(np.float64).reshape(-1) for a in arrays])
     return flat, dtypes

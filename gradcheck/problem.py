@@ -14,6 +14,7 @@ import numpy as np
 
 from gradcheck.errors import (
     FunctionRaised,
+    GradcheckUsageError,
     InPlaceMutation,
     NonNumericParams,
     NonScalarOutput,
@@ -157,6 +158,8 @@ class Problem:
             params = self.build(x)
             try:
                 out = self.call(self.f, params)
+            except (GradcheckUsageError, NonNumericParams):
+                raise  # our own wrappers' usage errors reach the user as they are
             except Exception as exc:  # noqa: BLE001 - shown to the user
                 at = f" at {where}" if where else ""
                 raise FunctionRaised(

@@ -1,0 +1,161 @@
+"""Layer backward passes (VJPs), input-output Jacobians, and the JAX oracle."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradcheck as gc
+from tests import mlp_styles as m
+
+
+def _affine_case(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in [(4, 3), (3, 5), (5,)])
+    dout = rng.standard_normal((4, 5)).astype(dtype)
+    return x, w, b, dout
+
+
+def test_layer_backward_as_vjp_passes_and_fails():
+    x, w, b, dout = _affine_case()
+    _, cache = m.affine_forward(x, w, b)
+    dx, dw, db = m.affine_backward(dout, cache)
+    fwd = lambda x, w, b: m.affine_forward(x, w, b)[0]  # noqa: E731
+    gc.assert_vjp_match(fwd, (x, w, b), dout, (dx, dw, db))
+    gc.assert_vjp_match(fwd, (x, w, b), dout, lambda d: m.affine_backward(d, cache))
+    with pytest.raises(gc.GradientMismatch) as info:
+        gc.assert_vjp_match(fwd, (x, w, b), dout, (dx, dw, db / 4))
+    assert "Vector-Jacobian products do not match" in str(info.value)
+    assert "inputs[2]" in str(info.value) and "1/4" in str(info.value)
+
+
+def test_float32_layer_backward_passes():
+    x, w, b, dout = _affine_case(np.float32)
+    _, cache = m.affine_forward(x, w, b)
+    fwd = lambda x, w, b: m.affine_forward(x, w, b)[0]  # noqa: E731
+    gc.assert_vjp_match(fwd, (x, w, b), dout, m.affine_backward(dout, cache))
+
+
+def test_sigmoid_backward_dict_inputs():
+    z = np.linspace(-3, 3, 7)
+    dout = np.cos(z)
+    a, cache = m.sigmoid_forward(z)
+    gc.assert_vjp_match(lambda p: m.sigmoid_forward(p["z"])[0], {"z": z}, dout,
+                        {"z": m.sigmoid_backward(dout, cache)})
+    with pytest.raises(gc.GradientMismatch, match="z"):
+        gc.assert_vjp_match(lambda p: m.sigmoid_forward(p["z"])[0], {"z": z}, dout, {"z": dout * a})
+
+
+def test_cotangent_shape_mismatch_is_a_usage_error():
+    x, w, b, dout = _affine_case()
+    with pytest.raises(gc.StructureMismatch, match="shape"):
+        gc.assert_vjp_match(lambda x, w, b: x @ w + b, (x, w, b), dout[:, :2], (x, w, b))
+
+
+def _net_jacobian(params, x):
+    """dy/dx of an all-logistic MLP for one sample, by forward propagation."""
+    J = np.eye(x.size)
+    h = x
+    for i in range(1, m.n_layers(params) + 1):
+        h = m.sigmoid(h @ params[f"W{i}"] + params[f"b{i}"])
+        J = (h * (1 - h))[:, None] * (params[f"W{i}"].T @ J)
+    return J
+
+
+def test_input_jacobian_passes_and_transposed_is_caught():
+    p, x, _ = m.make_net((4, 5, 4), seed=3)
+
+    def fwd(v):
+        h = v
+        for i in range(1, 3):
+            h = m.sigmoid(h @ p[f"W{i}"] + p[f"b{i}"])
+        return h
+
+    J = _net_jacobian(p, x[0])
+    report = gc.assert_jacobian_match(fwd, x[0], J)
+    assert report.kind == "jacobian" and report.n_evals > 0
+    with pytest.raises(gc.GradientMismatch) as info:
+        gc.assert_jacobian_match(fwd, x[0], J.T)
+    assert "transpose" in str(info.value)
+
+
+def test_jacobian_wrong_shape_says_transposed():
+    p, x, _ = m.make_net((3, 5, 2), seed=3)
+    fwd = lambda v: m.sigmoid(m.sigmoid(v @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"])  # noqa: E731
+    with pytest.raises(gc.StructureMismatch, match="transpose"):
+        gc.assert_jacobian_match(fwd, x[0], _net_jacobian(p, x[0]).T)
+
+
+def test_jax_oracle_used_for_jax_functions_without_flipping_x64():
+    import jax
+    import jax.numpy as jnp
+
+    def f(p):
+        return jnp.sum(jnp.tanh(p["w"] @ p["x"]) ** 2)
+
+    p = {"w": jnp.ones((3, 4)) * 0.3, "x": jnp.arange(4.0)}
+    g = jax.grad(f)(p)
+    report = gc.assert_grads_match(f, p, g)
+    assert report.oracle == "jax" and report.n_evals <= 3
+    assert not jax.config.jax_enable_x64
+    assert jnp.zeros(1).dtype == jnp.float32
+    bad = {"w": g["w"].at[1, 2].multiply(1.5), "x": g["x"]}
+    with pytest.raises(gc.GradientMismatch, match=r"params\['w'\]"):
+        gc.assert_grads_match(f, p, bad)
+
+
+def test_grads_omitted_checks_custom_vjp_against_finite_differences():
+    import jax
+    import jax.numpy as jnp
+
+    @jax.custom_vjp
+    def softplus(x):
+        return jnp.log1p(jnp.exp(x))
+
+    softplus.defvjp(lambda x: (softplus(x), x), lambda x, ct: (ct * jax.nn.sigmoid(x),))
+    gc.assert_grads_match(lambda p: jnp.sum(softplus(p["a"])), {"a": jnp.array([0.5, -1.0, 2.0])})
+
+    @jax.custom_vjp
+    def bad_softplus(x):
+        return jnp.log1p(jnp.exp(x))
+
+    bad_softplus.defvjp(lambda x: (bad_softplus(x), x), lambda x, ct: (ct * jax.nn.sigmoid(-x),))
+    with pytest.raises(gc.GradientMismatch, match="finite differences"):
+        gc.assert_grads_match(lambda p: jnp.sum(bad_softplus(p["a"])), {"a": jnp.array([0.5, -1.0, 2.0])})
+
+
+def test_reference_twin_is_the_oracle_for_numpy_code():
+    import jax.numpy as jnp
+
+    p, x, t = m.make_net((3, 4, 2), seed=1)
+
+    def twin(q):
+        h = jnp.asarray(x)
+        for i in (1, 2):
+            h = 1 / (1 + jnp.exp(-(h @ q[f"W{i}"] + q[f"b{i}"])))
+        return 0.5 * jnp.sum((h - t) ** 2)
+
+    report = gc.assert_grads_match(lambda q: m.loss(q, x, t), p, m.backward_matrix(p, x, t), reference=twin)
+    assert report.oracle == "jax"
+    g = m.backward_matrix(p, x, t)
+    g["W2"] = g["W2"] * 2
+    with pytest.raises(gc.GradientMismatch, match="2 ×"):
+        gc.assert_grads_match(lambda q: m.loss(q, x, t), p, g, reference=twin)
+
+
+def test_oracle_both_runs_both():
+    import jax
+    import jax.numpy as jnp
+
+    f = lambda p: jnp.sum(jnp.sin(p["a"]) * p["a"])  # noqa: E731
+    p = {"a": jnp.linspace(-1.0, 1.0, 5)}
+    report = gc.assert_grads_match(f, p, jax.grad(f)(p), oracle="both")
+    assert report.oracle == "both" and report.n_evals > 10
+
+
+def test_jax_oracle_accepts_a_different_subgradient_at_a_kink():
+    import jax.numpy as jnp
+
+    f = lambda p: jnp.sum(jnp.maximum(p["a"], 0.0))  # noqa: E731
+    p = {"a": jnp.array([1.0, 0.0, -1.0])}
+    report = gc.assert_grads_match(f, p, {"a": np.array([1.0, 1.0, 0.0])}, oracle="jax")  # relu'(0)=1 is valid
+    assert report.params[0].n_kinks == 1

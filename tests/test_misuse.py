@@ -86,8 +86,8 @@ def test_nondeterministic_f_says_fix_the_seed():
     rng = np.random.default_rng()
 
     def dropout_loss(p):
-        mask = rng.random(2) > 0.5
-        return f(p) + float(np.sum(mask * p["b"]))
+        keep = rng.random(2)          # a fresh dropout-like mask at every call
+        return f(p) + float(np.sum(keep * p["b"]))
 
     msg = _usage(gc.NonDeterministic, "not deterministic", dropout_loss, P, grads)
     assert "seed" in msg and "dropout" in msg

@@ -1,0 +1,265 @@
+"""End to end: one audit over correct, buggy and hostile submissions (tests/audit_fixtures).
+
+The audit runs once (module fixture, --jobs 2, 2 s per call) and each test reads its
+outputs: full marks for every correct style, points lost exactly where a catalog bug
+bites (with the bug named), nothing earned by hostile code, no process left behind,
+and well-formed results.json / summary.csv / report.html for every submission.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import html.parser
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from gradcheck.audit import cli
+from gradcheck.audit.sandbox import HARNESS
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "audit_fixtures")
+CORRECT = ["correct_matrix", "correct_loops", "correct_float32", "Zoë Ångström (late)",
+           "<img src=x onerror=alert(1)>"]
+BUGS = {  # fixture -> (catalog name, checks it breaks)
+    "bug_no_hidden_derivative": ("no_hidden_derivative", {"backward"}),
+    "bug_missing_half": ("missing_half", {"backward"}),
+    "bug_weight_grad_transposed": ("weight_grad_transposed", {"backward"}),
+    "bug_jacobian_transposed": ("jacobian_transposed", {"jacobian"}),
+}
+EVIL_PIDS = "/tmp/gradcheck-fixture-evil-pids.txt"
+PWNED = "/tmp/gradcheck-fixture-pwned"
+
+
+def _hashes(root):
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def _sandbox_processes():
+    """Live processes that came from a sandbox: the harness command line, or a sandbox uid."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+            uid = os.stat(f"/proc/{name}").st_uid
+        except OSError:
+            continue
+        if state != b"Z" and (HARNESS.encode() in cmd or uid >= 0x5F000000 and uid != 0xFFFFFFFF):
+            found.append((int(name), uid, cmd[:80]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    root = tmp_path_factory.mktemp("audit")
+    subs, out = root / "submissions", root / "out"
+    shutil.copytree(FIXTURES, subs)
+    (subs / "empty folder").mkdir()
+    shutil.copytree(os.path.join(FIXTURES, "correct_matrix"), subs / CORRECT[3])
+    shutil.copytree(os.path.join(FIXTURES, "correct_loops"), subs / CORRECT[4])
+    for p in (EVIL_PIDS, PWNED):
+        if os.path.exists(p):
+            os.remove(p)
+    before = _hashes(subs)
+    code = cli.main([str(subs), "--assignment", "mlp", "--out", str(out), "--jobs", "2", "--timeout", "2",
+                     "--quiet"])
+    results = {name: json.loads((out / name / "results.json").read_text(encoding="utf-8"))
+               for name in os.listdir(subs)}
+    return {"code": code, "subs": subs, "out": out, "results": results, "before": before,
+            "leftover": _sandbox_processes()}
+
+
+def test_exit_code_zero_and_a_results_json_for_every_submission(audited):
+    assert audited["code"] == 0
+    names = sorted(os.listdir(audited["subs"]))
+    assert sorted(audited["results"]) == names
+    assert "empty folder" in names and len(names) >= 28
+
+
+def test_gradescope_format(audited):
+    for name, r in audited["results"].items():
+        assert {"score", "execution_time", "output", "tests"} <= set(r), name
+        assert isinstance(r["output"], str) and r["execution_time"] >= 0
+        assert len(r["tests"]) == 12, name
+        for t in r["tests"]:
+            assert set(t) >= {"name", "score", "max_score", "status", "output", "visibility"}
+            assert t["status"] in ("passed", "failed")
+            assert 0 <= t["score"] <= t["max_score"] + 1e-9
+        assert abs(r["score"] - sum(t["score"] for t in r["tests"])) < 1e-6
+        checks = {t["name"].split(" ")[0] for t in r["tests"]}
+        assert checks == {"forward", "backward", "jacobian"}
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_styles_get_full_marks(audited, name):
+    r = audited["results"][name]
+    assert r["score"] == pytest.approx(100.0), [t["output"] for t in r["tests"] if t["status"] == "failed"]
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_bugs_lose_points_on_the_broken_check_and_are_named(audited, name):
+    bug, broken = BUGS[name]
+    r = audited["results"][name]
+    assert 0 < r["score"] < 100
+    failed = [t for t in r["tests"] if t["status"] == "failed"]
+    assert failed and {t["name"].split(" ")[0] for t in failed} <= broken
+    for t in r["tests"]:
+        if t["name"].split(" ")[0] not in broken:
+            assert t["status"] == "passed", t
+    assert any(f"({bug})" in t["output"] for t in failed), [t["output"] for t in failed]
+
+
+def test_backward_partial_credit_per_parameter_array(audited):
+    r = audited["results"]["bug_no_hidden_derivative"]
+    partial = [t for t in r["tests"] if t["name"].startswith("backward") and 0 < t["score"] < t["max_score"]]
+    assert partial, "output-layer gradients are right, so each backward check keeps part of its points"
+    t = partial[0]
+    assert "W1" in t["output"] and "yours" in t["output"] and "expected" in t["output"]
+    assert "forgot φ' in the hidden layers" in t["output"]
+
+
+def test_hostile_submissions_earn_nothing_unearned(audited):
+    res = audited["results"]
+    for name, r in res.items():
+        if name.startswith("hostile_") or name == "empty folder":
+            assert r["score"] == 0, (name, r["output"])
+    assert res["partial_missing_function"]["score"] == pytest.approx(20.0)  # forward only, and it is right
+
+
+@pytest.mark.parametrize("name, words", [
+    ("hostile_infinite_loop", "timed out after 2 s"),
+    ("hostile_ignore_signals", "timed out after 2 s"),
+    ("hostile_segfault", "segmentation fault"),
+    ("hostile_os_exit", "exited with status 0"),
+    ("hostile_exit_at_import", "sys.exit(0)"),
+    ("hostile_syntax_error", "SyntaxError"),
+    ("hostile_memory", "MemoryError"),
+    ("hostile_object_dtype", "dtype object"),
+    ("hostile_huge_return", "the limit for a return value"),
+    ("hostile_bad_exceptions", "could not be shown"),
+    ("hostile_recursion", "RecursionError"),
+    ("hostile_forbidden_import", "import of 'jax' is not allowed"),
+    ("partial_missing_function", "does not define a function backward()"),
+    ("empty folder", "there is no backprop.py"),
+])
+def test_feedback_says_what_happened(audited, name, words):
+    r = audited["results"][name]
+    text = r["output"] + "\n".join(t["output"] for t in r["tests"])
+    assert words in text
+
+
+def test_huge_messages_and_output_are_trimmed(audited):
+    for name in ("hostile_bad_exceptions", "hostile_flood_output"):
+        size = len((audited["out"] / name / "results.json").read_bytes())
+        assert size < 200_000, (name, size)
+
+
+def test_no_process_left_behind(audited):
+    assert audited["leftover"] == []
+
+
+def test_student_code_never_ran_in_the_grader(audited):
+    assert not os.path.exists(PWNED)
+    if os.path.exists(EVIL_PIDS):
+        pids = {int(line.split()[1]) for line in open(EVIL_PIDS) if line.strip()}
+        assert os.getpid() not in pids
+
+
+def test_no_submission_could_touch_another(audited):
+    assert _hashes(audited["subs"]) == audited["before"]
+    fake = audited["out"] / "results.json"
+    assert not fake.exists()
+
+
+def test_summary_csv(audited):
+    with open(audited["out"] / "summary.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    assert header[:3] == ["name", "score", "max_score"] and len(header) == 3 + 12
+    by_name = {r[0]: r for r in rows[1:]}
+    assert set(by_name) == set(audited["results"])
+    assert float(by_name["correct_loops"][1]) == 100.0
+    assert all(len(r) == len(header) for r in rows)
+
+
+class _Collect(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "a":
+            self.links.append(dict(attrs).get("href"))
+
+
+def test_report_html_escapes_and_links_every_submission(audited):
+    out = audited["out"]
+    text = (out / "report.html").read_text(encoding="utf-8")
+    p = _Collect()
+    p.feed(text)
+    assert "img" not in p.tags and "script" not in p.tags  # the folder named <img ...> is text, not a tag
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "Most common diagnosed bugs" in text and "missing_half" in text
+    from urllib.parse import unquote
+
+    linked = {unquote(h).rsplit("/", 1)[0] for h in p.links if h and h.endswith("feedback.html")}
+    assert linked == set(audited["results"])
+    for name in linked:
+        assert (out / name / "feedback.html").exists()
+
+
+def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, capsys):
+    subs, out = tmp_path / "subs", str(tmp_path / "out")
+    subs.mkdir()
+    assert cli.main([str(tmp_path / "nope"), "--assignment", "mlp", "--out", out]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert cli.main([str(subs), "--assignment", "no_such_thing", "--out", out]) == 2
+    assert "unknown assignment 'no_such_thing'" in capsys.readouterr().err
+    assert cli.main([str(subs), "--assignment", "mlp", "--out", out, "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+    assert cli.main([str(subs), "--assignment", "mlp"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert cli.main([str(subs), "--assignment", "mlp", "--out", str(subs / "inside")]) == 2
+    assert "inside SUBMISSIONS" in capsys.readouterr().err
+    assert cli.main([str(subs), "--out", out]) == 2
+    assert "--assignment" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0
+    assert not os.path.exists(out)
+
+
+def test_gradescope_mode(tmp_path):
+    sub = tmp_path / "autograder" / "submission"
+    shutil.copytree(os.path.join(FIXTURES, "bug_missing_half"), sub)
+    results = tmp_path / "autograder" / "results" / "results.json"
+    code = cli.main(["--gradescope", "--assignment", "mlp", "--submission", str(sub), "--results", str(results),
+                     "--timeout", "3"])
+    assert code == 0
+    r = json.loads(results.read_text())
+    assert 0 < r["score"] < 100 and len(r["tests"]) == 12
+    assert any("missing_half" in t["output"] for t in r["tests"])
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    subs = tmp_path / "subs"
+    shutil.copytree(os.path.join(FIXTURES, "correct_matrix"), subs / "a b")
+    proc = subprocess.run([sys.executable, "-m", "gradcheck", "audit", str(subs), "--assignment", "mlp",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert proc.returncode == 0, proc.stderr
+    assert "grading [" in proc.stderr  # the progress bar
+    assert json.loads((tmp_path / "out" / "a b" / "results.json").read_text())["score"] == 100

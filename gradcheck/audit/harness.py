@@ -294,6 +294,15 @@ def to_plain(value, max_elements):
     return arr(value, "the return value"), arrays
 
 
+def flush_output():
+    """Push what the call printed into the pipes before replying, so it is counted with the call."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - the student may have replaced or closed them
+            pass
+
+
 def main():
     cfg = json.loads(sys.argv[1])
     rfd, wfd = cfg["fds"]
@@ -351,8 +360,10 @@ def main():
                 os._exit(0)
         except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, RecursionError, ...
             kind = "import" if op == "import" else "exception"
+            flush_output()
             write_all(wfd, encode(describe_error(e, workdir, kind=kind), []))
             continue
+        flush_output()
         write_all(wfd, encode(*out))
 
 

@@ -106,8 +106,9 @@ def _user_gradient(f, params, grads, problem, what):
         tree = grads
     arrays = flatten_like(problem, tree, what=what)
     dtypes = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
-    flat = np.concatenate([a.astype(np.float64).reshape(-1) for a in arrays])
-    return flat, dtypes
+    # float64 arrays are used as they are (no copy: memory matters at a million parameters)
+    blocks = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    return blocks, dtypes
 
 
 def _resolve_oracle(opts: Options, grads, problem) -> str:
@@ -141,6 +142,7 @@ class _Block:
         self.hi = np.zeros(0)
         self.directional = DirectionalEvidence()
         self.failed_directional = False
+        self.rms = None
 
     def add_elements(self, idx, expected, error, kink, lo, hi):
         keep = ~np.isin(idx, self.idx)
@@ -156,11 +158,13 @@ class _Run:
     def __init__(self, problem: Problem, f0: float, user: np.ndarray, dtypes, opts: Options):
         self.p = problem
         self.f0 = f0
-        self.user = user
+        self.user_blocks = user
         self.opts = opts
         self.rng = np.random.default_rng(opts.seed)
         self.blocks = [_Block(leaf, dt) for leaf, dt in zip(problem.leaves, dtypes)]
-        self.scale = self._coordinate_scales()
+        self.finite = [bool(np.all(np.isfinite(g))) for g in user]
+        for b, g in zip(self.blocks, user):
+            b.user = g
         self.noise = None
         self.t = None
         self.dir_rel = None
@@ -168,17 +172,21 @@ class _Run:
         self.fd_failed = False
 
     # -- scaling and tolerances -----------------------------------------------
-    def _coordinate_scales(self) -> np.ndarray:
-        """Per-element step scale: |x|, or the block's rms for small or zero entries."""
-        s = np.empty(self.p.n)
-        for b in self.blocks:
-            x = np.abs(self.p.x0[b.leaf.slice])
-            rms = float(np.sqrt(np.mean(x**2))) if x.size else 0.0
-            s[b.leaf.slice] = np.maximum(x, rms if rms > 0 else 1.0)
-        return s
+    def _scale(self, b: _Block, idx=None) -> np.ndarray:
+        """Per-element step scale: |x|, or the block's rms for small or zero entries.
+
+        Computed when needed rather than stored: at a million parameters every
+        full-size array counts against the memory target.
+        """
+        x = self.p.x0[b.leaf.slice]
+        if b.rms is None:
+            b.rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
+        floor = b.rms if b.rms > 0 else 1.0
+        s = np.abs(x if idx is None else x[idx])
+        return np.maximum(s, floor, out=s)
 
     def _tol(self, b: _Block, scale_hint: float) -> tuple[float, float]:
-        user = self.user[b.leaf.slice]
+        user = b.user
         finite = user[np.isfinite(user)]
         scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
         return tolerances.resolve(b.dtype, self.opts.rtol, self.opts.atol, scale)
@@ -188,36 +196,46 @@ class _Run:
         total = 0.0
         for b in support:
             r, a = self._tol(b, 0.0)
-            g = np.abs(self.user[b.leaf.slice])
-            w = (r * np.where(np.isfinite(g), g, 0) + a) * u[b.leaf.slice]
+            w = np.abs(b.user)
+            if not self.finite[self.blocks.index(b)]:
+                w[~np.isfinite(w)] = 0.0
+            w *= r
+            w += a
+            w *= u[b.leaf.slice]
             total += float(w @ w)
         return FLOOR_SIGMAS * float(np.sqrt(total))
 
     # -- evaluating along directions ---------------------------------------------
     def _phi(self, u: np.ndarray, what: str):
         def phi(tau):
-            return self.p.evaluate(self.p.x0 + tau * u, where=what)
+            return self.p.evaluate(self.p.x0, where=what, u=u, tau=tau)
         return phi
 
     def _random_direction(self, blocks, subset=None) -> np.ndarray:
-        """Unit Gaussian direction per block (so a small bias counts as much as a big W), scaled per element."""
-        u = np.zeros(self.p.n)
+        """Unit Gaussian direction per block (so a small bias counts as much as a big W), scaled per element.
+
+        Stored in float32 (half the memory); the perturbation x0 + tau*u and the
+        product <g, u> both use these exact values, so nothing is lost.
+        """
+        u = np.zeros(self.p.n, dtype=np.float32)
         for b in blocks:
             sl = b.leaf.slice
             if subset is not None:
                 z = self.rng.standard_normal(len(subset))
-                v = np.zeros(b.leaf.size)
-                v[subset] = z / np.linalg.norm(z)
+                z /= np.linalg.norm(z)
+                u[sl][subset] = z * self._scale(b, subset)
             else:
-                z = self.rng.standard_normal(b.leaf.size)
-                v = z / np.linalg.norm(z)
-            u[sl] = v * self.scale[sl]
+                seg = u[sl]
+                self.rng.standard_normal(b.leaf.size, dtype=np.float32, out=seg)
+                seg /= np.linalg.norm(seg)
+                seg *= self._scale(b)
         return u
 
     def _directional(self, u: np.ndarray, support, what: str):
         """(passed, kink, estimate, user value, tolerance) for one direction."""
         est = fd.derivative(self._phi(u, what), self.f0, self.t, self.noise.sigma)
-        mine = float(self.user @ u) if np.all(np.isfinite(self.user[u != 0])) else float("nan")
+        finite = all(self.finite[self.blocks.index(b)] for b in support)
+        mine = sum(float(b.user @ u[b.leaf.slice]) for b in support) if finite else float("nan")
         tol = float(est.error) + self._floor(u, support)
         if bool(est.kink):
             ok = float(est.lo) - tol <= mine <= float(est.hi) + tol
@@ -317,7 +335,7 @@ class _Run:
         for i, j in enumerate(idx):
             g = b.leaf.offset + int(j)
             u = np.zeros(self.p.n)
-            s = self.scale[g]
+            s = float(self._scale(b, [int(j)])[0])
             u[g] = s
             est = fd.derivative(self._phi(u, f"{b.leaf.path}{_index(b.leaf.shape, j)}"), self.f0, self.t, self.noise.sigma)
             vals[i], errs[i] = float(est.value) / s, float(est.error) / s
@@ -335,7 +353,7 @@ class _Run:
 
     def _compare(self, b: _Block, sel=None):
         sel = np.arange(len(b.idx)) if sel is None else sel
-        user = self.user[b.leaf.slice][b.idx[sel]]
+        user = b.user[b.idx[sel]]
         exp = b.expected[sel].copy()
         err = b.error[sel].copy()
         kink = b.kink[sel]
@@ -376,7 +394,7 @@ class _Run:
     # -- the report --------------------------------------------------------------------------
     def report(self, oracle: str, elapsed: float, kind: str) -> CheckReport:
         params = []
-        user_tree = {b.leaf.path: self.user[b.leaf.slice].reshape(b.leaf.shape) for b in self.blocks}
+        user_tree = {b.leaf.path: b.user.reshape(b.leaf.shape) for b in self.blocks}
         for b in self.blocks:
             params.append(self._param_report(b, user_tree))
         passed = all(p.passed for p in params)

@@ -99,38 +99,48 @@ class Problem:
         if not raw:
             raise StructureMismatch(f"{root} has no array leaves: there is nothing to check.")
         self.leaves: list[Leaf] = []
-        chunks = []
+        arrays = []
         offset = 0
         for path, obj in zip(paths, raw):
             arr = to_numpy(obj)
             _check_numeric(arr, path, root)
             dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
             self.leaves.append(Leaf(path, _kind(obj), arr.shape, dtype, offset, arr.size))
-            chunks.append(arr.astype(np.float64).reshape(-1))
+            arrays.append(arr)
             offset += arr.size
-        self.x0 = np.concatenate(chunks)
+        self.x0 = np.empty(offset)
+        for leaf, arr in zip(self.leaves, arrays):
+            self.x0[leaf.slice] = arr.reshape(-1)
         self.x0.setflags(write=False)
         self.n = self.x0.size
         self.n_evals = 0
         self.cast = "float64"
 
     # -- building params -------------------------------------------------
-    def build(self, x: np.ndarray, cast: str | None = None):
-        """Fresh user-kind objects holding x (float64, or the user's dtypes)."""
+    def build(self, x: np.ndarray, cast: str | None = None, *, u=None, tau: float = 0.0):
+        """Fresh user-kind objects holding x (+ tau*u), float64 or the user's dtypes.
+
+        With a direction u, each leaf is computed on its own, so no full-size
+        temporary is made (a 1M-parameter check stays within a few copies).
+        """
         cast = cast or self.cast
         out = []
         for leaf in self.leaves:
-            seg = x[leaf.slice].reshape(leaf.shape)
+            if u is None:
+                seg = x[leaf.slice]
+            else:
+                seg = np.multiply(u[leaf.slice], tau, dtype=np.float64)
+                seg += x[leaf.slice]
             dtype = np.float64 if cast == "float64" else leaf.dtype
-            out.append(self._make(leaf, seg, dtype))
+            out.append(self._make(leaf, seg.reshape(leaf.shape), dtype, fresh=u is None))
         import jax
 
         return jax.tree_util.tree_unflatten(self.treedef, out)
 
     @staticmethod
-    def _make(leaf: Leaf, seg: np.ndarray, dtype):
+    def _make(leaf: Leaf, seg: np.ndarray, dtype, fresh: bool = True):
         if leaf.kind == "numpy":
-            return np.array(seg, dtype=dtype)
+            return np.array(seg, dtype=dtype, copy=fresh or seg.dtype != dtype)
         if leaf.kind == "numpy_scalar":
             return np.dtype(dtype).type(seg.reshape(()))
         if leaf.kind == "python":
@@ -153,9 +163,10 @@ class Problem:
         return jax.tree_util.tree_unflatten(self.treedef, parts)
 
     # -- evaluating f ------------------------------------------------------
-    def evaluate(self, x: np.ndarray, *, where: str = "") -> float:
+    def evaluate(self, x: np.ndarray, *, where: str = "", u=None, tau: float = 0.0) -> float:
+        """f at x (+ tau*u), counted and checked for in-place mutation."""
         with _jax_x64():
-            params = self.build(x)
+            params = self.build(x, u=u, tau=tau)
             try:
                 out = self.call(self.f, params)
             except (GradcheckUsageError, NonNumericParams):
@@ -168,7 +179,7 @@ class Problem:
                     f"f must accept any nearby values."
                 ) from exc
         self.n_evals += 1
-        self.check_unchanged(params, x, who="f")
+        self.check_unchanged(params, x, who="f", u=u, tau=tau)
         return to_scalar(out, "f")
 
     def first_evaluation(self) -> float:
@@ -184,17 +195,35 @@ class Problem:
             except FunctionRaised as second:
                 raise FunctionRaised(f"f raised when called with your params: {second}") from second.__cause__
 
-    def check_unchanged(self, params, x: np.ndarray, *, who: str) -> None:
-        """Raise InPlaceMutation if the call modified the arrays it was given."""
+    def check_unchanged(self, params, x: np.ndarray, *, who: str, u=None, tau: float = 0.0) -> None:
+        """Raise InPlaceMutation if the call modified the arrays it was given.
+
+        Compared leaf by leaf, without a full-size temporary.
+        """
         import jax
 
         for leaf, obj in zip(self.leaves, jax.tree_util.tree_leaves(params)):
             if leaf.kind not in ("numpy", "torch"):
                 continue
-            now = to_numpy(obj).astype(np.float64).reshape(-1)
-            was = x[leaf.slice]
-            if now.shape != was.shape or not np.array_equal(now, was, equal_nan=True):
-                raise InPlaceMutation(_mutation_message(leaf, now, was, who))
+            now = np.asarray(to_numpy(obj)).reshape(-1)
+            if now.shape != (leaf.size,) or not _unchanged(now, x[leaf.slice], None if u is None else u[leaf.slice], tau):
+                was = np.asarray(x[leaf.slice], dtype=np.float64)
+                if u is not None:
+                    was = was + tau * u[leaf.slice]
+                raise InPlaceMutation(_mutation_message(leaf, now.astype(np.float64), was, who))
+
+
+def _unchanged(now: np.ndarray, x: np.ndarray, u, tau: float, chunk: int = 1 << 16) -> bool:
+    """now == x + tau*u (in now's dtype), compared in chunks so no full-size temporary is made."""
+    for start in range(0, now.size, chunk):
+        part = slice(start, start + chunk)
+        was = x[part] if u is None else x[part] + tau * u[part].astype(np.float64)
+        if now.dtype != np.float64:
+            was = was.astype(now.dtype)
+        a = now[part]
+        if not np.array_equal(a, was) and not np.array_equal(a, was, equal_nan=True):
+            return False
+    return True
 
 
 def _mutation_message(leaf: Leaf, now, was, who: str) -> str:

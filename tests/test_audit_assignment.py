@@ -92,3 +92,16 @@ def test_bad_files(tmp_path):
     bad.write_text("[assignment\nname = 1")
     with pytest.raises(AssignmentError, match="not valid TOML"):
         load(str(bad))
+
+
+def test_the_documented_toml_example_is_valid(tmp_path):
+    import os
+    import re
+
+    docs = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs_audit.md")
+    text = open(docs, encoding="utf-8").read()
+    block = re.search(r"```toml\n(\[assignment\]\nname = \"tanh-net\".*?)```", text, re.S).group(1)
+    p = tmp_path / "course.toml"
+    p.write_text(block, encoding="utf-8")
+    a = load(str(p))
+    assert a.module == "student" and a.checks == ("forward", "backward") and a.max_score == 50

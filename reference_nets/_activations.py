@@ -35,7 +35,9 @@ def tanh(v):
 
 
 def d_tanh(v):
-    return 1.0 - np.tanh(np.asarray(v, dtype=float)) ** 2
+    """1 - tanh², computed as (1 - y)(1 + y) like JAX, so both round alike when tanh saturates."""
+    y = np.tanh(np.asarray(v, dtype=float))
+    return (1.0 - y) * (1.0 + y)
 
 
 def linear(v):

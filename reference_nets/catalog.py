@@ -60,7 +60,8 @@ CATALOG = {b.name: b for b in [
         _BOTH),
     Bug("derivative_of_output", "applied φ' to the activation o instead of to net",
         "Uses φ'(o) = φ'(φ(net)), e.g. sigmoid'(sigmoid(v)), where o(1-o) = φ'(net) was meant. "
-        "Changes logistic and tanh layers; identical for relu and linear.", _BOTH),
+        "Changes logistic and tanh layers (for tanh only by O(v⁴) near v = 0, so check with |net| around 1); "
+        "identical for relu and linear.", _BOTH),
     Bug("error_sign_flipped", "error signal has the wrong sign (t - y instead of y - t)",
         "e = -∂E/∂y, so every gradient is negated: gradient descent climbs the loss."),
     Bug("missing_half", "gradient twice too large (the ½ in ½Σ(y-t)² dropped)",

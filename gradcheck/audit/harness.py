@@ -20,7 +20,7 @@ _HEAD = struct.Struct(">4sII")
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 1, 4096, 16384, 1 << 18, 2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 38, 36
 
 
 # ----------------------------------------------------------------------------- framing
@@ -182,6 +182,7 @@ def lock_down(cfg):
         os.setgid(uid)
         os.setuid(uid)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphaned grandchildren stay in our tree, findable
     libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # grader gone -> we go (cleared by setuid, so set after)
     return notes, os.geteuid()
 

@@ -1,0 +1,84 @@
+"""The finite-difference oracle on its own: measured noise, steps, error bars, kinks."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradcheck import fd
+
+
+def _along(f, x0, u):
+    return lambda tau: f(x0 + tau * u)
+
+
+def test_noise_of_a_float32_internal_function_is_measured_not_assumed():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(50)
+    f64 = lambda x: float(np.sum(np.sin(x) * a))  # noqa: E731
+    f32 = lambda x: float(np.sum(np.sin(x.astype(np.float32)) * a.astype(np.float32), dtype=np.float32))  # noqa: E731
+    x0, u = rng.standard_normal(50), rng.standard_normal(50)
+    n64 = fd.estimate_noise(_along(f64, x0, u), f64(x0))
+    n32 = fd.estimate_noise(_along(f32, x0, u), f32(x0))
+    scale = abs(f64(x0))
+    assert n64.sigma < 1e-13 * max(scale, 1)
+    assert n32.sigma > 1e3 * n64.sigma            # float32 inside is visible in the measurement
+    assert n32.sigma < 1e-4 * max(scale, 1)
+    assert fd.choose_step(n32) > fd.choose_step(n64)
+
+
+def test_cancellation_makes_f_noisier_than_its_value_suggests():
+    rng = np.random.default_rng(1)
+    x0, u = rng.standard_normal(20), rng.standard_normal(20)
+    big = 1e8
+    f = lambda x: float((big + np.sum(x**2)) - big)  # noqa: E731  (value ~ 20, rounding ~ 1e-8)
+    n = fd.estimate_noise(_along(f, x0, u), f(x0))
+    assert n.sigma > 1e-10                      # eps*|f| would claim ~1e-15
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["sin", "exp", "logistic", "poly"]))
+def test_error_bar_covers_the_true_derivative(seed, kind):
+    rng = np.random.default_rng(seed)
+    n = 8
+    a = rng.standard_normal(n)
+    funcs = {
+        "sin": (lambda x: np.sum(np.sin(a * x)), lambda x: a * np.cos(a * x)),
+        "exp": (lambda x: np.sum(np.exp(0.3 * a * x)), lambda x: 0.3 * a * np.exp(0.3 * a * x)),
+        "logistic": (lambda x: np.sum(1 / (1 + np.exp(-a * x))), lambda x: a * np.exp(-a * x) / (1 + np.exp(-a * x)) ** 2),
+        "poly": (lambda x: np.sum(a * x**3 - x**2), lambda x: 3 * a * x**2 - 2 * x),
+    }
+    f, df = funcs[kind]
+    x0, u = rng.standard_normal(n), rng.standard_normal(n)
+    phi = _along(f, x0, u)
+    noise = fd.estimate_noise(phi, f(x0))
+    est = fd.derivative(phi, f(x0), fd.choose_step(noise), noise.sigma)
+    true = float(df(x0) @ u)
+    assert not est.kink
+    assert abs(float(est.value) - true) <= float(est.error)
+    assert float(est.error) <= 1e-6 * (abs(true) + np.abs(df(x0)) @ np.abs(u))  # and the bar is not vacuous
+
+
+def test_kink_is_detected_with_its_one_sided_slopes():
+    phi = lambda tau: abs(tau) * 3.0 + 0.5 * tau  # noqa: E731   slopes -2.5 and 3.5
+    noise = fd.estimate_noise(phi, phi(0.0))
+    est = fd.derivative(phi, 0.0, fd.choose_step(noise), noise.sigma)
+    assert bool(est.kink)
+    assert float(est.lo) <= -2.5 + 1e-6 and float(est.hi) >= 3.5 - 1e-6
+    assert float(est.hi) - float(est.lo) < 6.5
+
+
+def test_a_kink_near_but_not_at_the_point_is_resolved_by_a_smaller_step():
+    t0 = 1e-4
+    phi = lambda tau: max(tau - 1.5 * t0, 0.0) + tau  # noqa: E731   kink at 1.5 t0, slope 1 at 0
+    est = fd.derivative(phi, 0.0, t0, np.float64(1e-17))
+    assert not bool(est.kink)
+    assert abs(float(est.value) - 1.0) <= float(est.error) + 1e-12
+
+
+def test_vector_valued_phi_is_handled_elementwise():
+    phi = lambda tau: np.array([np.sin(tau), np.exp(2 * tau), abs(tau)])  # noqa: E731
+    noise = fd.estimate_noise(phi, phi(0.0))
+    est = fd.derivative(phi, phi(0.0), fd.choose_step(noise), noise.sigma)
+    assert np.allclose(est.value[:2], [1.0, 2.0], atol=1e-8)
+    assert list(est.kink) == [False, False, True]

@@ -263,3 +263,61 @@ def test_python_dash_m_entry_point(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "grading [" in proc.stderr  # the progress bar
     assert json.loads((tmp_path / "out" / "a b" / "results.json").read_text())["score"] == 100
+
+
+CUSTOM_TOML = """
+[assignment]
+name = "custom"
+module = "student"
+seed = 5
+[network]
+activations = ["tanh", "logistic"]
+target = "half_sse"
+layout = "out_in"
+bias = false
+[functions]
+forward = "fwd"
+backward = "bwd"
+jacobian = ""
+[points]
+forward = 4
+backward = 6
+[architectures]
+fixed = [[3, 4, 2], [2, 2, 2]]
+batch = [3, 3]
+[limits]
+timeout = 3
+"""
+
+CUSTOM_STUDENT = '''
+import numpy as np
+
+def fwd(params, x):
+    h = np.tanh(x @ params["W1"].T)
+    return 1 / (1 + np.exp(-(h @ params["W2"].T)))
+
+def bwd(params, x, t):
+    h = np.tanh(x @ params["W1"].T)
+    y = 1 / (1 + np.exp(-(h @ params["W2"].T)))
+    d2 = (y - t) * y * (1 - y)
+    d1 = (d2 @ params["W2"]) * (1 - h ** 2)
+    return {"W2": d2.T @ h, "W1": d1.T @ x}
+'''
+
+
+def test_instructor_toml_with_other_layout_and_activations(tmp_path):
+    (tmp_path / "course.toml").write_text(CUSTOM_TOML)
+    good = tmp_path / "subs" / "good"
+    good.mkdir(parents=True)
+    (good / "student.py").write_text(CUSTOM_STUDENT)
+    bad = tmp_path / "subs" / "bad"
+    bad.mkdir()
+    (bad / "student.py").write_text(CUSTOM_STUDENT.replace("* (1 - h ** 2)", ""))
+    out = tmp_path / "out"
+    assert cli.main([str(tmp_path / "subs"), "--assignment", str(tmp_path / "course.toml"), "--out", str(out),
+                     "--quiet"]) == 0
+    good_r = json.loads((out / "good" / "results.json").read_text())
+    bad_r = json.loads((out / "bad" / "results.json").read_text())
+    assert good_r["score"] == pytest.approx(10) and len(good_r["tests"]) == 4
+    assert 4 < bad_r["score"] < 10
+    assert any("no_hidden_derivative" in t["output"] for t in bad_r["tests"])

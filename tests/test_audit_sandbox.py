@@ -53,7 +53,16 @@ def test_private_copy_and_no_import_path_to_the_folder(sb):
     assert v["cwd_is_here"] == 1 and v["argv_has_folder"] == 0
 
 
-def test_timeout_kills_the_whole_tree_and_the_next_call_gets_a_fresh_child(sb):
+@pytest.mark.parametrize("drop", [True, False], ids=["own-uid", "same-uid"])
+def test_timeout_kills_the_whole_tree_and_the_next_call_gets_a_fresh_child(drop):
+    with Sandbox(PROBE, "backprop", limits=Limits(timeout=2), drop_privileges=drop) as sb:
+        _timeout_kills(sb)
+    from tests.test_audit import _sandbox_processes
+
+    assert _sandbox_processes() == []
+
+
+def _timeout_kills(sb):
     assert sb.call("count").value == 1
     assert sb.call("count").value == 2
     pid = sb._proc.pid

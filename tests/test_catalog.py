@@ -10,7 +10,10 @@ from reference_nets import (CATALOG, NetSpec, backprop, backprop_loops, diagnose
                             input_jacobian, input_jacobian_batch)
 from reference_nets._activations import logistic
 
-from test_reference_nets_strategies import data, nets, no_dead_relu
+try:  # tests/ may or may not be a package
+    from tests.test_reference_nets_strategies import data, nets, no_dead_relu
+except ImportError:
+    from test_reference_nets_strategies import data, nets, no_dead_relu
 
 BACKPROP_BUGS = sorted(n for n, b in CATALOG.items() if "backprop" in b.functions)
 JACOBIAN_BUGS = sorted(n for n, b in CATALOG.items() if "jacobian" in b.functions)

@@ -16,7 +16,10 @@ from reference_nets import (ACTIVATIONS, TARGETS, NetSpec, backprop, backprop_lo
                             input_jacobian, input_jacobian_batch, jax_twin, loss)
 
 from reference_nets._matrix import forward_cache
-from test_reference_nets_strategies import data, nets
+try:  # tests/ may or may not be a package
+    from tests.test_reference_nets_strategies import data, nets
+except ImportError:
+    from test_reference_nets_strategies import data, nets
 
 jax.config.update("jax_enable_x64", True)
 

@@ -22,9 +22,14 @@ class Bug:
     description: str
     functions: tuple = ("backprop",)
 
-    def applies(self, spec) -> bool:
+    def applies(self, spec, function: str | None = None) -> bool:
         """True when, for this spec and generic random data (batch > 1, no dead relu layer),
-        the buggy result differs from the correct one."""
+        the buggy result of ``function`` ("backprop" or "jacobian"; None: either) differs from
+        the correct one."""
+        if function is not None and function not in self.functions:
+            return False
+        if self.name == "forward_weights_not_transposed" and function != "backprop":
+            return bool(_square_layers(spec))  # the Jacobian also goes back through W1
         return _APPLIES[self.name](spec)
 
 

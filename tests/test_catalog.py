@@ -39,7 +39,7 @@ def test_catalog_entries_are_complete():
 @given(net=nets(min_batch=2, max_batch=4, min_width=2, max_width=3))
 def test_bug_changes_gradient_and_diagnose_names_it(name, net):
     spec, params, x, t = net
-    assume(CATALOG[name].applies(spec) and no_dead_relu(spec, params, x))
+    assume(CATALOG[name].applies(spec, "backprop") and no_dead_relu(spec, params, x))
     correct = backprop(spec, params, x, t).grads
     buggy = backprop(spec, params, x, t, bug=name).grads
     assert {k: v.shape for k, v in buggy.items()} == {k: v.shape for k, v in correct.items()}
@@ -57,7 +57,7 @@ def test_bug_changes_gradient_and_diagnose_names_it(name, net):
 @given(net=nets(min_batch=1, max_batch=4))
 def test_bug_that_does_not_apply_changes_nothing(name, net):
     spec, params, x, t = net
-    assume(not CATALOG[name].applies(spec))
+    assume(not CATALOG[name].applies(spec, "backprop"))
     correct = backprop(spec, params, x, t).grads
     buggy = backprop(spec, params, x, t, bug=name).grads
     assert rel_diff(buggy, correct) < 1e-12 or name in ("no_output_derivative", "no_hidden_derivative")
@@ -77,7 +77,7 @@ def test_diagnose_on_correct_gradients_names_nothing(net):
 @given(net=nets(min_batch=1, max_batch=2, min_width=2, max_width=3))
 def test_jacobian_bug_changes_jacobian(name, net):
     spec, params, x, _ = net
-    assume(CATALOG[name].applies(spec) and no_dead_relu(spec, params, x))
+    assume(CATALOG[name].applies(spec, "jacobian") and no_dead_relu(spec, params, x))
     J = input_jacobian(spec, params, x[0])
     bad = input_jacobian(spec, params, x[0], bug=name)
     if name == "jacobian_transposed":
@@ -146,3 +146,12 @@ def test_readme_section_lists_every_catalog_entry():
     text = (Path(__file__).resolve().parents[1] / "docs_reference_nets.md").read_text(encoding="utf-8")
     missing = [name for name in CATALOG if f"| `{name}` |" not in text]
     assert not missing, f"docs_reference_nets.md lacks catalog rows for {missing}"
+
+
+def test_applies_per_function():
+    only_first_square = NetSpec((2, 2, 3), "tanh")
+    bug = CATALOG["forward_weights_not_transposed"]
+    assert not bug.applies(only_first_square, "backprop")
+    assert bug.applies(only_first_square, "jacobian") and bug.applies(only_first_square)
+    assert not CATALOG["jacobian_transposed"].applies(only_first_square, "backprop")
+    assert not CATALOG["missing_half"].applies(only_first_square, "jacobian")

@@ -321,3 +321,15 @@ def test_instructor_toml_with_other_layout_and_activations(tmp_path):
     assert good_r["score"] == pytest.approx(10) and len(good_r["tests"]) == 4
     assert 4 < bad_r["score"] < 10
     assert any("no_hidden_derivative" in t["output"] for t in bad_r["tests"])
+
+
+def test_gradescope_mode_with_a_bad_assignment_still_writes_results(tmp_path, capsys):
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    results = tmp_path / "results" / "results.json"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[assignment]\nname = 'x'\n[limits]\ntimeout = -1\n")
+    assert cli.main(["--gradescope", "--assignment", str(bad), "--submission", str(sub),
+                     "--results", str(results)]) == 2
+    assert "[limits] timeout must be positive" in capsys.readouterr().err
+    assert "misconfigured" in json.loads(results.read_text())["output"]

@@ -76,6 +76,16 @@ def _check(args) -> None:
         raise _BadArgs(f"--out {args.out!r} exists and is not a folder")
 
 
+def _gradescope_failure(path: str, message: str) -> None:
+    """Even a misconfigured autograder leaves a results.json that says what happened."""
+    from .writers import write_json
+
+    try:
+        write_json(path, {"score": 0, "execution_time": 0, "output": message, "tests": []})
+    except OSError:
+        pass
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
@@ -87,6 +97,8 @@ def main(argv=None) -> int:
         try:
             assignment = load(args.assignment)
         except AssignmentError as e:
+            if args.gradescope:
+                _gradescope_failure(args.results, f"The autograder is misconfigured: {e}")
             raise _BadArgs(str(e)) from None
     except _BadArgs as e:
         print(f"gradcheck audit: error: {e}\n(see 'gradcheck audit --help')", file=sys.stderr)
@@ -97,8 +109,14 @@ def main(argv=None) -> int:
     from . import runner
 
     if args.gradescope:
-        res = runner.gradescope(assignment, args.submission, args.results, timeout=args.timeout,
-                                memory_mb=args.memory)
+        try:
+            res = runner.gradescope(assignment, args.submission, args.results, timeout=args.timeout,
+                                    memory_mb=args.memory)
+        except Exception as e:  # noqa: BLE001 - Gradescope still needs a results.json
+            _gradescope_failure(args.results, f"The autograder failed ({type(e).__name__}: {e}); not a verdict "
+                                              f"on your work.")
+            raise
+
         print(f"gradcheck audit: {res.score:g} / {res.max_score:g} -> {args.results}", file=sys.stderr)
         return 1 if res.grader_error else 0
     results = runner.audit(assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,

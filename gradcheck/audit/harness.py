@@ -334,6 +334,7 @@ def main():
                         not os.path.isdir(os.path.join(workdir, name)):
                     reply = {"status": "error", "kind": "missing", "type": "FileNotFoundError",
                              "message": f"there is no {name}.py in the submission", "traceback": ""}
+                    flush_output()
                     write_all(wfd, encode(reply, []))
                     continue
                 import importlib
@@ -347,6 +348,7 @@ def main():
                     reply = {"status": "error", "kind": "missing", "type": "AttributeError",
                              "message": f"{cfg.get('module_label', 'the module')} does not define a function "
                                         f"{fname}()", "traceback": ""}
+                    flush_output()
                     write_all(wfd, encode(reply, []))
                     continue
                 args = [unpack_tree(a, arrays) for a in req.get("args", [])]
@@ -354,6 +356,7 @@ def main():
                 try:
                     tree, plain = to_plain(result, cfg.get("max_elements", 10_000_000))
                 except BaseException as e:  # noqa: BLE001
+                    flush_output()
                     write_all(wfd, encode(describe_error(e, workdir, kind="convert"), []))
                     continue
                 out = {"status": "ok", "value": tree}, plain

@@ -159,3 +159,30 @@ def test_jax_oracle_accepts_a_different_subgradient_at_a_kink():
     p = {"a": jnp.array([1.0, 0.0, -1.0])}
     report = gc.assert_grads_match(f, p, {"a": np.array([1.0, 1.0, 0.0])}, oracle="jax")  # relu'(0)=1 is valid
     assert report.params[0].n_kinks == 1
+
+
+def test_full_mode_on_jax_functions_uses_vmap_and_agrees_with_the_loop(monkeypatch):
+    import jax
+    import jax.numpy as jnp
+
+    from gradcheck import batched, checker
+
+    def f(p):
+        return jnp.sum(jnp.tanh(p["x"] @ p["W"]) ** 2)
+
+    rng = np.random.default_rng(0)
+    p = {"x": rng.standard_normal((4, 6)), "W": 0.3 * rng.standard_normal((6, 5))}
+    g = jax.grad(f)(p)
+    calls = []
+    real = batched.BatchedEvaluator.__call__
+    monkeypatch.setattr(batched.BatchedEvaluator, "__call__", lambda self, rows: calls.append(len(rows)) or real(self, rows))
+    fast = gc.check_grads(f, p, g, oracle="fd", mode="full")
+    assert calls and sum(calls) > 4 * 30
+    monkeypatch.setattr(checker._Run, "_batched", lambda self: None)
+    slow = gc.check_grads(f, p, g, oracle="fd", mode="full")
+    assert fast.passed and slow.passed
+    for a, b in zip(fast.params, slow.params):
+        assert a.max_abs == pytest.approx(b.max_abs, abs=1e-5)
+    bad = {"x": g["x"], "W": g["W"].at[2, 3].multiply(1.01)}
+    report = gc.check_grads(f, p, bad, oracle="fd", mode="full")
+    assert [r.path for r in report.failures] == ["params['W']"] and report.failures[0].worst_index == (2, 3)

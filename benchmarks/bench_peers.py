@@ -42,7 +42,7 @@ SKIP_SECONDS = 60.0     # skip a peer whose estimated run time is above this
 ABORT_SECONDS = 180.0   # stop a run whose estimate was too optimistic
 CHEAP_SECONDS = 2.0     # runs faster than this are repeated (median of REPEATS)
 REPEATS = 3
-MEMORY_MAX_SECONDS = 30.0  # memory is measured in a separate run, only when it is at most this long
+MEMORY_MAX_SECONDS = 10.0  # memory is measured in a separate run, only when it is at most this long
 
 CASES = {
     "a": "correct float64 gradient",
@@ -224,16 +224,18 @@ class Tool:
     run: object
     evals: object            # evals(n) -> rough number of f evaluations, for the skip estimate
     copies: float = 1.0      # full copies of the parameters per evaluation (estimate)
+    scales: bool = True      # evaluations grow with n: re-estimate them from the smaller sizes
 
 
 TOOLS = [
-    Tool("gradcheck (default, fast)", tool_gradcheck("fast"), lambda n: 30, 3),
-    Tool("gradcheck mode=\"full\"", tool_gradcheck("full"), lambda n: 5 * n + 30, 3),
+    Tool("gradcheck (default, fast)", tool_gradcheck("fast"), lambda n: 30, 3, scales=False),
+    Tool("gradcheck mode=\"full\"", tool_gradcheck("full"), lambda n: 4 * n + 30, 3),
     Tool("torch.autograd.gradcheck", tool_torch(False), lambda n: 2 * n + 2, 1),
-    Tool("torch gradcheck fast_mode=True", tool_torch(True), lambda n: 4, 1),
+    # fast_mode re-runs the slow mode when it fails, so its cost is re-measured per case too
+    Tool("torch gradcheck fast_mode=True", tool_torch(True), lambda n: 14, 1),
     Tool("jax.test_util.check_grads", tool_jax, lambda n: 4, 1),
     Tool("classic loop (h=1e-5, rel<1e-7)", tool_classic, lambda n: 2 * n, 0),
-    Tool("numdifftools nd.Gradient", tool_numdifftools, lambda n: 30 * n, 1),  # evals/n re-measured
+    Tool("numdifftools nd.Gradient", tool_numdifftools, lambda n: 30 * n, 1),
 ]
 
 
@@ -282,8 +284,8 @@ class RssPeak:
         self.delta = self.peak - self.base
 
 
-def _eval_cost(case: Case, tool: Tool) -> float:
-    """Seconds per evaluation of f through a tool: f itself plus the parameter copies the tool makes."""
+def _f_cost(case: Case) -> tuple[float, float]:
+    """(seconds per evaluation of f, seconds per copy of all parameters)."""
     ts = []
     for _ in range(5):
         t = time.perf_counter()
@@ -293,16 +295,34 @@ def _eval_cost(case: Case, tool: Tool) -> float:
     t = time.perf_counter()
     for _ in range(3):
         flat.copy()
-    copy = (time.perf_counter() - t) / 3
-    return float(np.median(ts)) + tool.copies * copy
+    return float(np.median(ts)), (time.perf_counter() - t) / 3
 
 
-def measure(tool: Tool, case: Case, size: str, repeats: int, skip_seconds: float, evals_per_param: dict) -> Result:
-    n = case.net.n_params
-    res = Result(tool.name, size, n, case.key, note=case.note)
-    need = evals_per_param.get(tool.name, None)
-    need = need * n if need is not None else tool.evals(n)
-    est = need * _eval_cost(case, tool)
+class Estimator:
+    """Run-time estimates: evaluations needed (per parameter, as measured on the smaller sizes)
+    times f's cost plus the tool's own overhead per evaluation (also measured)."""
+
+    def __init__(self):
+        self.evals_per_param = {}   # (tool, case) -> f evals / n
+        self.overhead = {}          # tool -> seconds per evaluation on top of f
+
+    def estimate(self, tool: Tool, case: Case) -> float:
+        n = case.net.n_params
+        ratio = self.evals_per_param.get((tool.name, case.key))
+        need = ratio * n if (tool.scales and ratio is not None) else tool.evals(n)
+        t_f, t_copy = _f_cost(case)
+        self._t_f = t_f
+        return need * (t_f + tool.copies * t_copy + self.overhead.get(tool.name, 0.0))
+
+    def learn(self, tool: Tool, case: Case, evals: int, seconds: float) -> None:
+        self.evals_per_param[(tool.name, case.key)] = evals / case.net.n_params
+        if evals > 1000:
+            self.overhead[tool.name] = max(0.0, seconds / evals - self._t_f)
+
+
+def measure(tool: Tool, case: Case, size: str, repeats: int, skip_seconds: float, estimator: Estimator) -> Result:
+    res = Result(tool.name, size, case.net.n_params, case.key, note=case.note)
+    est = estimator.estimate(tool, case)
     res.estimate_s = est
     if est > skip_seconds:
         res.verdict = f"skipped (est. {est:.0f} s)"
@@ -323,7 +343,7 @@ def measure(tool: Tool, case: Case, size: str, repeats: int, skip_seconds: float
         times.append(time.perf_counter() - t)
         if rep == 0:
             res.passed, res.f_evals, res.grad_calls = passed, f.calls, g.calls
-            evals_per_param.setdefault(tool.name + "@measured", f.calls / n)
+            estimator.learn(tool, case, f.calls, times[0])
         if times[0] > CHEAP_SECONDS:
             break
     res.times = times
@@ -461,16 +481,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     info = common.machine()
     print(common.machine_md(info), flush=True)
-    results, mem, evals_per_param = [], {}, {}
+    results, mem, estimator = [], {}, Estimator()
     for size in sizes:
         cases = {k: make_case(k, SIZES[size]) for k in CASES}
         n = cases["a"].net.n_params
         print(f"\n## {size}: layers {SIZES[size]}, {n} parameters, batch {cases['a'].net.batch}", flush=True)
         for tool in TOOLS:
-            if tool.name.startswith("numdifftools") and tool.name + "@measured" in evals_per_param:
-                evals_per_param[tool.name] = evals_per_param[tool.name + "@measured"]
             for k, case in cases.items():
-                r = measure(tool, case, size, repeats, skip, evals_per_param)
+                r = measure(tool, case, size, repeats, skip, estimator)
                 if k == "a":
                     measure_memory(tool, case, r)
                 results.append(r)

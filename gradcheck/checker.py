@@ -173,6 +173,7 @@ class _Run:
         self.fd_failed = False
         self._batched_eval = None
         self.unlocalized = False
+        self.global_tol = 0.0
 
     # -- scaling and tolerances -----------------------------------------------
     def _scale(self, b: _Block, idx=None) -> np.ndarray:
@@ -263,7 +264,8 @@ class _Run:
         for k in range(self.opts.directions):
             if k:
                 u = self._random_direction(self.blocks)
-            ok, kink, est, mine, _ = self._directional(u, self.blocks, "a random direction")
+            ok, kink, est, mine, tol = self._directional(u, self.blocks, "a random direction")
+            self.global_tol = max(self.global_tol, tol)
             if not kink and est.value != 0:
                 rel = abs(mine - float(est.value)) / abs(float(est.value))
                 self.dir_rel = rel if self.dir_rel is None else max(self.dir_rel, rel)
@@ -443,10 +445,25 @@ class _Run:
             step=self.t, directional_rel_error=self.dir_rel, notes=self.notes, kind=kind,
         )
 
+    def _resolution(self, b: _Block) -> float | None:
+        """Smallest single-element error the random directions miss with under 1% probability.
+
+        Element j's error e enters a direction's residual as e * s_j * z_j / |z|, z
+        standard normal; the test flags |residual| > T. So it escapes one direction
+        with probability P(|N(0,1)| < sqrt(n) T / (s_j |e|)) <= 0.8 sqrt(n) T / (s_j |e|),
+        and all K directions with that to the power K.
+        """
+        if self.opts.mode != "fast" or not self.global_tol:
+            return None
+        k = self.opts.directions
+        c = 0.8 / 0.01 ** (1.0 / k)
+        return float(c * np.sqrt(b.leaf.size) * self.global_tol / np.median(self._scale(b)))
+
     def _param_report(self, b: _Block, user_tree) -> ParamReport:
         leaf = b.leaf
         rep = ParamReport(path=leaf.path, shape=tuple(leaf.shape), dtype=str(b.dtype), size=leaf.size,
-                          passed=not b.failed_directional, checked=b.checked, step=self.t)
+                          passed=not b.failed_directional, checked=b.checked, step=self.t,
+                          resolution=self._resolution(b))
         if len(b.idx):
             cmp = self._compare(b)
             pos = b.idx[cmp.worst_index[0]]

@@ -53,9 +53,10 @@ def compare_arrays(actual, expected, *, rtol=None, atol=None, error_estimate=0.0
     n_bad = int(bad.sum())
     if actual.size == 0:
         return Comparison(True, 0, 0, 0.0, 0.0, (), float("nan"), float("nan"), r, a, bad)
-    score = np.where(bad, np.where(np.isfinite(diff), diff / np.maximum(bound, 1e-300), np.inf), -1.0)
-    if n_bad == 0:
-        score = np.where(np.isfinite(diff), diff, np.inf)
+    # the worst element: the largest difference among the mismatches (non-finite first)
+    score = np.where(np.isfinite(diff), diff, np.inf)
+    if n_bad:
+        score = np.where(bad, score, -1.0)
     flat = int(np.argmax(score))
     idx = np.unravel_index(flat, actual.shape) if actual.ndim else ()
     finite = np.isfinite(diff)

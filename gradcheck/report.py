@@ -32,6 +32,7 @@ class ParamReport:
     n_kinks: int = 0
     kink_indices: list = field(default_factory=list)
     diagnosis: list = field(default_factory=list)
+    resolution: float | None = None  # fast mode: a single-element error above this escapes with < 1% probability
 
 
 @dataclass
@@ -105,6 +106,11 @@ def format_report(r: CheckReport) -> str:
     head = f"{what} {verdict} ({oracle}, {r.mode} mode, {r.n_evals} evaluations of f, {r.time:.2f} s)"
     if r.passed:
         lines = [head + f": {len(r.params)} parameter(s), {r.n_params} elements."]
+        res = [p for p in r.params if p.resolution is not None]
+        if res:
+            worst = max(res, key=lambda p: p.resolution)
+            lines.append(f"  Fast mode sees any single-element error above {worst.resolution:.2g} ({worst.path}, "
+                         f"the coarsest) with 99% probability; mode='full' compares every element.")
     else:
         lines = [head + f": {len(bad)} of {len(r.params)} parameter(s) differ."]
     width = max((len(p.path) for p in r.params), default=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pytest
 
@@ -97,8 +97,7 @@ def parse_submission(value) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     name: str                 # option key: "rtol"
     flag: str                 # "--gradcheck-rtol"
     ini: str                  # "gradcheck_rtol"
@@ -153,13 +152,13 @@ def _ini_source(config: pytest.Config, ini: str) -> str:
     return f"config file {where} ({ini})"
 
 
-@dataclass
 class Settings:
     """The session's gradcheck settings and where each came from."""
 
-    enabled: bool = False
-    values: dict = field(default_factory=dict)    # only the options that were set
-    sources: dict = field(default_factory=dict)   # name -> "command line", "config file ..."
+    def __init__(self):
+        self.enabled = False
+        self.values: dict = {}     # only the options that were set
+        self.sources: dict = {}    # name -> "command line (--gradcheck-rtol)", "config file ... (gradcheck_rtol)"
 
     @property
     def seed(self) -> int:

@@ -21,7 +21,13 @@ try:  # tests/ may or may not be a package
 except ImportError:
     from test_reference_nets_strategies import data, nets
 
-jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _float64_jax():
+    """Float64 JAX for this module only: other tests check that nothing flips the global flag."""
+    with jax.enable_x64(True):
+        yield
 
 SETTINGS = settings(max_examples=30, deadline=None)
 

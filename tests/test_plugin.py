@@ -516,3 +516,33 @@ def test_plugin_is_registered_under_its_entry_point_name(pytester):
         ''')
     pytester.runpytest().assert_outcomes(passed=1)
     assert pytest_plugin.REPORT_ATTR == "gradcheck_checks"
+
+
+# -- the README section's examples are true -------------------------------------------------------
+
+
+def _doc_blocks():
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parent.parent / "docs_plugin.md").read_text()
+    return re.findall(r"```python\n(.*?)```", text, re.S), text
+
+
+def test_docs_example_prints_the_summary_shown(pytester):
+    blocks, text = _doc_blocks()
+    pytester.makepyfile(test_mlp=blocks[0])
+    result = pytester.runpytest("--gradcheck", "--gradcheck-report=gradcheck-report.json")
+    result.assert_outcomes(passed=1, failed=1)
+    shown = text.split("== gradcheck summary ==")[1].split("\n")
+    header, failed, passed, count = shown[1], shown[2], shown[3], shown[4]
+    result.stdout.fnmatch_lines([header, failed.rsplit("0.", 1)[0] + "*", passed.rsplit("0.", 1)[0] + "*", count])
+    result.stdout.fnmatch_lines(["E       gradcheck.errors.GradientMismatch: Gradients do not match "
+                                 "(finite differences, full mode, 114 evaluations of f, *): 2 of 4 parameter(s) differ."])
+
+
+def test_docs_hypothesis_example_passes(pytester):
+    blocks, _ = _doc_blocks()
+    example = next(b for b in blocks if "@given" in b)
+    pytester.makepyfile(test_hyp=example)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -44,8 +44,42 @@ def _hashes(root):
     return out
 
 
+def _become_subreaper():
+    """Orphans of our sandboxes are re-parented to this test process, not to init,
+    so "ours" can be decided by ancestry even when other test workers run audits too."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+_become_subreaper()
+
+
+def _parent(pid):
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[1].split()[1])
+
+
+def _descends_from_us(pid):
+    me = os.getpid()
+    for _ in range(64):
+        if pid == me:
+            return True
+        if pid <= 1:
+            return False
+        try:
+            pid = _parent(pid)
+        except OSError:
+            return False
+    return False
+
+
 def _sandbox_processes():
-    """Live processes that came from a sandbox: the harness command line, or a sandbox uid."""
+    """Live processes that came from one of this test process's sandboxes: the harness
+    command line or a sandbox uid, and this process among their ancestors."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -58,7 +92,8 @@ def _sandbox_processes():
             uid = os.stat(f"/proc/{name}").st_uid
         except OSError:
             continue
-        if state != b"Z" and (HARNESS.encode() in cmd or uid >= 0x5F000000 and uid != 0xFFFFFFFF):
+        sandboxed = HARNESS.encode() in cmd or uid >= 0x5F000000 and uid != 0xFFFFFFFF
+        if state != b"Z" and sandboxed and _descends_from_us(int(name)):
             found.append((int(name), uid, cmd[:80]))
     return found
 

@@ -14,12 +14,13 @@ from gradcheck.errors import (
     NonScalarOutput,
     StructureMismatch,
 )
+from gradcheck.observers import add_observer, remove_observer
 from gradcheck.report import CheckReport, ParamReport
 
 __all__ = [
     "assert_grads_match", "check_grads", "assert_vjp_match", "check_vjp", "assert_jacobian_match",
     "check_jacobian", "CheckReport", "ParamReport", "GradientMismatch", "GradcheckUsageError",
     "StructureMismatch", "NonScalarOutput", "FunctionRaised", "NonDeterministic", "InPlaceMutation",
-    "NonNumericParams",
+    "NonNumericParams", "add_observer", "remove_observer",
 ]
 __version__ = "0.1.0"

@@ -5,7 +5,8 @@ import numpy as np
 
 from gradcheck.checker import check_grads as _check_grads
 from gradcheck.errors import GradientMismatch, StructureMismatch
-from gradcheck.jacobian import check_jacobian
+from gradcheck.jacobian import check_jacobian as _check_jacobian
+from gradcheck.observers import notify
 from gradcheck.problem import flatten_with_paths, to_numpy
 
 
@@ -22,14 +23,21 @@ def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None,
     of evaluations; localizes wrong elements when it fails) or "full" (every
     element). rtol/atol override the floors derived from your gradient's dtype.
     """
-    return _check_grads(f, params, grads, oracle=oracle, mode=mode, rtol=rtol, atol=atol, seed=seed,
-                        directions=directions, reference=reference)
+    report = _grads_report(f, params, grads, oracle=oracle, mode=mode, rtol=rtol, atol=atol, seed=seed,
+                           directions=directions, reference=reference)
+    notify("check_grads", report)
+    return report
+
+
+def _grads_report(f, params, grads, **options):
+    return _check_grads(f, params, grads, **options)
 
 
 def assert_grads_match(f, params, grads=None, **options):
     """Return quietly if grads is f's gradient at params; raise GradientMismatch otherwise."""
     __tracebackhide__ = True
-    report = check_grads(f, params, grads, **options)
+    report = _grads_report(f, params, grads, **options)
+    notify("assert_grads_match", report)
     _raise_if_failed(report)
     return report
 
@@ -42,6 +50,12 @@ def check_vjp(f, inputs, cotangent, vjp, **options):
     pytree you computed (like inputs), or a function vjp(cotangent) returning it
     (the shape of a layer's backward(dout, cache) closed over its cache).
     """
+    report = _vjp_report(f, inputs, cotangent, vjp, **options)
+    notify("check_vjp", report)
+    return report
+
+
+def _vjp_report(f, inputs, cotangent, vjp, **options):
     unpack = isinstance(inputs, tuple)
     cot_paths, cot_leaves, cot_def = flatten_with_paths(cotangent, "cotangent")
     cots = [np.asarray(to_numpy(c), dtype=np.float64) for c in cot_leaves]
@@ -71,7 +85,8 @@ def check_vjp(f, inputs, cotangent, vjp, **options):
 def assert_vjp_match(f, inputs, cotangent, vjp, **options):
     """Raise GradientMismatch unless vjp is the vector-Jacobian product of f at inputs."""
     __tracebackhide__ = True
-    report = check_vjp(f, inputs, cotangent, vjp, **options)
+    report = _vjp_report(f, inputs, cotangent, vjp, **options)
+    notify("assert_vjp_match", report)
     _raise_if_failed(report)
     return report
 
@@ -79,8 +94,16 @@ def assert_vjp_match(f, inputs, cotangent, vjp, **options):
 def assert_jacobian_match(f, x, jacobian, **options):
     """Raise GradientMismatch unless jacobian (shape f(x).shape + x.shape) is f's Jacobian at x."""
     __tracebackhide__ = True
-    report = check_jacobian(f, x, jacobian, **options)
+    report = _check_jacobian(f, x, jacobian, **options)
+    notify("assert_jacobian_match", report)
     _raise_if_failed(report)
+    return report
+
+
+def check_jacobian(f, x, jacobian, **options):
+    """Compare jacobian (shape f(x).shape + x.shape, or a function of x) with f's Jacobian at x."""
+    report = _check_jacobian(f, x, jacobian, **options)
+    notify("check_jacobian", report)
     return report
 
 

@@ -11,10 +11,13 @@ worker's checks under pytest-xdist.
 """
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import pytest
 
 from pytest_plugin import _options, _summary
-from pytest_plugin._fixture import GradcheckFixture, record_function, remote_available
+from pytest_plugin._fixture import GradcheckFixture, remote_available
 
 __all__ = ["GradcheckFixture", "pytest_addoption", "pytest_configure", "gradcheck", "submission"]
 
@@ -31,7 +34,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _options.MARKER_DOC)
     settings = _options.read(config)
     config.stash[SETTINGS_KEY] = settings
-    config.pluginmanager.register(_Session(config, settings), "gradcheck-session")
+    config.pluginmanager.register(_Session(config, settings), SESSION_NAME)
+
+
+SESSION_NAME = "gradcheck-session"
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -46,6 +52,54 @@ class _Session:
         self.settings = settings
         self.checks: list = []
         self.report_written: str | None = None
+        self.current_item = None
+        self.observing = None          # the gradcheck module we observe, once it is imported
+        self.fixture_calls = 0         # > 0 while the gradcheck fixture runs a check
+
+    # -- recording checks: an observer on the library, registered once gradcheck is imported --
+    def ensure_observer(self) -> None:
+        module = sys.modules.get("gradcheck")
+        if module is not None and self.observing is None and hasattr(module, "add_observer"):
+            module.add_observer(self._observe)
+            self.observing = module
+
+    def _observe(self, function: str, report) -> None:
+        item = self.current_item
+        if item is None or not (self.settings.enabled or self.fixture_calls):
+            return  # without --gradcheck only the fixture's checks are recorded
+        entry = {"test": item.nodeid, "function": function}
+        entry.update(report.to_dict())
+        item.stash.setdefault(CHECKS_KEY, []).append(entry)
+
+    @contextlib.contextmanager
+    def fixture_call(self):
+        self.ensure_observer()
+        self.fixture_calls += 1
+        try:
+            yield
+        finally:
+            self.fixture_calls -= 1
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        self.current_item = item
+        try:
+            return (yield)
+        finally:
+            self.current_item = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item) -> None:
+        self.ensure_observer()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item) -> None:
+        self.ensure_observer()
+
+    def pytest_unconfigure(self, config) -> None:
+        if self.observing is not None:
+            self.observing.remove_observer(self._observe)
+            self.observing = None
 
     def pytest_report_header(self, config: pytest.Config):
         s = self.settings
@@ -110,9 +164,8 @@ def gradcheck(request: pytest.FixtureRequest) -> GradcheckFixture:
     recorded for the gradcheck summary and ``--gradcheck-report``.
     """
     settings = request.config.stash[SETTINGS_KEY]
-    item = request.node
-    return GradcheckFixture(settings.check_defaults(), _options.marker_options(item),
-                            record_function(item, CHECKS_KEY))
+    session = request.config.pluginmanager.get_plugin(SESSION_NAME)
+    return GradcheckFixture(settings.check_defaults(), _options.marker_options(request.node), session.fixture_call)
 
 
 @pytest.fixture(scope="session")

@@ -24,11 +24,11 @@ class GradcheckFixture:
     ``--gradcheck-report``. ``.reports`` holds this test's reports (CheckReport objects).
     """
 
-    def __init__(self, session_defaults: dict, marker_defaults: dict, record):
+    def __init__(self, session_defaults: dict, marker_defaults: dict, recording):
         self.session_defaults = dict(session_defaults)
         self.marker_defaults = dict(marker_defaults)
         self.reports: list = []
-        self._record = record
+        self._recording = recording  # context: the session's observer records what runs inside it
 
     def options_for(self, function: str, explicit: dict) -> dict:
         """The keyword arguments a call to ``function`` gets: explicit > marker > session."""
@@ -38,15 +38,12 @@ class GradcheckFixture:
         opts.update(explicit)
         return opts
 
-    def _done(self, function: str, report) -> None:
-        self.reports.append(report)
-        self._record(function, report)
-
     def _check(self, function: str, args, explicit):
         import gradcheck
 
-        report = getattr(gradcheck, function)(*args, **self.options_for(function, explicit))
-        self._done(function, report)
+        with self._recording():
+            report = getattr(gradcheck, function)(*args, **self.options_for(function, explicit))
+        self.reports.append(report)
         return report
 
     def _assert(self, function: str, args, explicit):
@@ -55,12 +52,13 @@ class GradcheckFixture:
 
         name = "assert_" + function[len("check_"):] + "_match"
         try:
-            report = getattr(gradcheck, name)(*args, **self.options_for(function, explicit))
+            with self._recording():
+                report = getattr(gradcheck, name)(*args, **self.options_for(function, explicit))
         except gradcheck.GradientMismatch as exc:
             if exc.report is not None:
-                self._done(name, exc.report)
+                self.reports.append(exc.report)
             raise
-        self._done(name, report)
+        self.reports.append(report)
         return report
 
     def check_grads(self, f, params, grads=None, **options):
@@ -93,17 +91,6 @@ class GradcheckFixture:
     def __repr__(self) -> str:
         return (f"<gradcheck fixture session={self.session_defaults!r} marker={self.marker_defaults!r} "
                 f"{len(self.reports)} check(s)>")
-
-
-def record_function(item, store_key):
-    """A callback storing (function, report dict) on the item, for the makereport hook to pick up."""
-
-    def record(function: str, report) -> None:
-        entry = {"test": item.nodeid, "function": function}
-        entry.update(report.to_dict())
-        item.stash.setdefault(store_key, []).append(entry)
-
-    return record
 
 
 @functools.lru_cache(maxsize=1)

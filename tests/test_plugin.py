@@ -227,6 +227,28 @@ def test_every_fixture_function_is_recorded(mlp):
     assert all(c["test"] == "test_all.py::test_all" and c["passed"] for c in checks)
 
 
+def test_direct_library_calls_are_recorded_with_the_flag_only(mlp):
+    mlp.makepyfile(test_direct='''
+        import numpy as np
+        import gradcheck
+        from mlp_net import PARAMS, loss, backward, wrong_backward
+
+        def test_direct():
+            gradcheck.assert_grads_match(loss, PARAMS, backward)
+
+        def test_direct_failing():
+            gradcheck.assert_grads_match(loss, PARAMS, wrong_backward)
+        ''')
+    result = mlp.runpytest("--gradcheck", "--gradcheck-report=report.json")
+    result.assert_outcomes(passed=1, failed=1)
+    checks = _report(mlp)["checks"]
+    assert sorted((c["test"], c["passed"]) for c in checks) == [
+        ("test_direct.py::test_direct", True), ("test_direct.py::test_direct_failing", False)]
+    result.stdout.fnmatch_lines(["*gradcheck summary*"])
+    mlp.runpytest("--gradcheck-report=again.json").assert_outcomes(passed=1, failed=1)
+    assert _report(mlp, "again.json")["checks"] == []
+
+
 def test_usage_errors_are_not_gradient_failures(mlp):
     mlp.makepyfile(test_u='''
         import numpy as np

@@ -11,7 +11,7 @@ from gradcheck.problem import flatten_with_paths, to_numpy
 
 
 def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
-                directions=2, reference=None):
+                directions=2, reference=None, network=None):
     """Check grads (a pytree like params, or grads(params) returning one) against f's gradient.
 
     f(params) must return a real scalar. With grads=None, JAX's gradient of f
@@ -22,9 +22,12 @@ def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None,
     differences otherwise), "fd", "jax" or "both". mode: "fast" (a fixed number
     of evaluations; localizes wrong elements when it fails) or "full" (every
     element). rtol/atol override the floors derived from your gradient's dtype.
+    reference: a JAX twin of f to differentiate instead of f. network=(spec,
+    x, t): f is reference_nets' network ``spec`` on that data, so failures
+    are also matched against the bug catalog ("forgot φ' in the hidden layers").
     """
     report = _grads_report(f, params, grads, oracle=oracle, mode=mode, rtol=rtol, atol=atol, seed=seed,
-                           directions=directions, reference=reference)
+                           directions=directions, reference=reference, network=network)
     notify("check_grads", report)
     return report
 

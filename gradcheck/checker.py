@@ -38,6 +38,7 @@ class Options:
     seed: int = 0
     directions: int = 2
     reference: object = None
+    network: object = None
 
     def validate(self) -> None:
         if self.oracle not in ORACLES:
@@ -54,13 +55,16 @@ class Options:
             raise GradcheckUsageError(f"seed={self.seed!r}; it must be an int")
         if self.reference is not None and not callable(self.reference):
             raise GradcheckUsageError("reference must be a function reference(params) -> scalar (a JAX twin of f)")
+        if self.network is not None and not (isinstance(self.network, tuple) and len(self.network) == 3):
+            raise GradcheckUsageError("network=(spec, x, t): a reference_nets.NetSpec and the data f uses, "
+                                      "so that failures can be matched against the bug catalog")
 
 
 def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
-                directions=2, reference=None, _call=None, _kind="grads", _root="params",
+                directions=2, reference=None, network=None, _call=None, _kind="grads", _root="params",
                 _what="grads") -> CheckReport:
     """Compare the user's gradient of f at params with an oracle; return a CheckReport."""
-    opts = Options(oracle, mode, rtol, atol, seed, directions, reference)
+    opts = Options(oracle, mode, rtol, atol, seed, directions, reference, network)
     opts.validate()
     start = time.perf_counter()
     problem = Problem(f, params, call=_call, root=_root)
@@ -434,6 +438,8 @@ class _Run:
         user_tree = {b.leaf.path: b.user.reshape(b.leaf.shape) for b in self.blocks}
         for b in self.blocks:
             params.append(self._param_report(b, user_tree))
+        if self.opts.network is not None and not all(p.passed for p in params):
+            _catalog_diagnosis(self.opts.network, self.p, self.blocks, params)
         passed = all(p.passed for p in params) and not self.unlocalized
         if self.unlocalized:
             self.notes.append("your gradient disagrees with finite differences along random directions, but the "
@@ -500,6 +506,22 @@ class _Table:
 
     def __call__(self, tau):
         return self.columns[tau]
+
+
+def _catalog_diagnosis(network, problem, blocks, reports) -> None:
+    """Name the bug-catalog entries (reference_nets) that reproduce the user's wrong gradients."""
+    from reference_nets import CATALOG, diagnose
+
+    spec, x, t = network
+    params = problem.unflatten(problem.x0)
+    grads = problem.unflatten(np.concatenate([b.user for b in blocks]))
+    if not isinstance(params, dict):
+        return
+    found = diagnose(spec, params, x, t, grads)
+    by_path = {f"{problem.root}[{k!r}]": names for k, names in found.items()}
+    for rep in reports:
+        for name in by_path.get(rep.path, []) if not rep.passed else []:
+            rep.diagnosis.insert(0, f"{CATALOG[name].title} (bug catalog: {name})")
 
 
 def _abs_tol(cmp, b: _Block) -> np.ndarray:

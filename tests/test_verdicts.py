@@ -224,3 +224,19 @@ def test_rtol_atol_override_loosens_the_check():
     bad = {k: v * 1.001 for k, v in g.items()}
     assert not gc.check_grads(f, p, bad).passed
     assert gc.check_grads(f, p, bad, rtol=1e-2).passed
+
+
+@pytest.mark.parametrize("bug", ["no_hidden_derivative", "missing_half", "bias_from_one_sample"])
+def test_network_option_names_the_catalog_bug(bug):
+    import reference_nets as rn
+
+    spec = rn.NetSpec(sizes=(3, 4, 2), activations="logistic")
+    p = rn.init_params(spec, seed=0)
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((5, 3)), rng.uniform(size=(5, 2))
+    f = lambda q: rn.loss(spec, q, x, t)  # noqa: E731
+    gc.assert_grads_match(f, p, rn.backprop(spec, p, x, t).grads, network=(spec, x, t))
+    with pytest.raises(gc.GradientMismatch) as info:
+        gc.assert_grads_match(f, p, rn.backprop(spec, p, x, t, bug=bug).grads, network=(spec, x, t))
+    assert f"bug catalog: {bug}" in str(info.value)
+    assert rn.CATALOG[bug].title in str(info.value)

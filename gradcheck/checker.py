@@ -18,13 +18,14 @@ from gradcheck.batched import BatchedEvaluator, coordinate_values
 from gradcheck.compare import compare_arrays
 from gradcheck.diagnose import DirectionalEvidence, ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic
-from gradcheck.problem import Problem, flatten_like
+from gradcheck.problem import Coordinate, Problem, flatten_like
 from gradcheck.report import CheckReport, ParamReport
 
 ORACLES = ("auto", "fd", "jax", "both")
 MODES = ("fast", "full")
 FLOOR_SIGMAS = 4.0        # directional floor: 4 standard deviations of the dtype's round-off
 MAX_FULL_BLOCK = 4096     # blocks up to this size are checked element by element when they fail
+MAX_KINK_BLOCK = 64       # blocks with kinks but no failure: every element up to this size, else a sample
 MAX_FOUND = 8             # elements located by bisection in one large block
 SAMPLE = 32               # random elements checked in a large block with widespread errors
 
@@ -178,6 +179,7 @@ class _Run:
         self._batched_eval = None
         self.unlocalized = False
         self.global_tol = 0.0
+        self.global_failed = False     # a random direction failed with no kink in the way
 
     # -- scaling and tolerances -----------------------------------------------
     def _scale(self, b: _Block, idx=None) -> np.ndarray:
@@ -274,6 +276,7 @@ class _Run:
                 rel = abs(mine - float(est.value)) / abs(float(est.value))
                 self.dir_rel = rel if self.dir_rel is None else max(self.dir_rel, rel)
             escalate |= (not ok) or kink
+            self.global_failed |= (not ok) and not kink
         if escalate:
             self._localize()
 
@@ -290,24 +293,30 @@ class _Run:
             for _ in range(2):
                 u = self._random_direction([b])
                 ok, kink, est, mine, tol = self._directional(u, [b], f"a random direction in {b.leaf.path}")
-                if not kink:
-                    b.directional.add(u[b.leaf.slice], float(est.value), tol)
+                if kink:
+                    # several kinks along one direction: valid subgradients need not lie between
+                    # the one-sided slopes, so the direction is inconclusive, never a failure
+                    kinks += 1
+                    continue
+                b.directional.add(u[b.leaf.slice], float(est.value), tol)
                 fails += not ok
-                kinks += kink
             if fails or kinks:
                 b.failed_directional = bool(fails)
                 flagged.append(b)
-        if not any(b.failed_directional for b in flagged):
+        if self.global_failed and not any(b.failed_directional for b in flagged):
             flagged = self.blocks  # the error did not show per block: look at everything
         for b in flagged:
-            if b.leaf.size <= MAX_FULL_BLOCK:
+            limit = MAX_FULL_BLOCK if (b.failed_directional or flagged is self.blocks) else MAX_KINK_BLOCK
+            if b.leaf.size <= limit:
                 self._check_elements(b, np.arange(b.leaf.size), "all elements")
             elif b.failed_directional or flagged is self.blocks:
                 self._bisect(b)
             else:
-                self.notes.append(f"{b.leaf.path}: kinks along random directions; your values lie between the one-sided slopes")
-        if not any(not self._compare(b).passed for b in self.blocks if len(b.idx)) and not any(
-                b.failed_directional for b in self.blocks):
+                self._check_elements(b, self.rng.choice(b.leaf.size, SAMPLE, replace=False), "sampled")
+                self.notes.append(f"{b.leaf.path}: random directions cross kinks (not differentiable there), so "
+                                  f"{SAMPLE} random elements were checked one by one; mode='full' checks all of them")
+        if self.global_failed and not any(not self._compare(b).passed for b in self.blocks if len(b.idx)) \
+                and not any(b.failed_directional for b in self.blocks):
             for _ in range(2):
                 ok, kink, *_ = self._directional(self._random_direction(self.blocks), self.blocks, "a random direction")
                 if not ok and not kink:
@@ -368,8 +377,7 @@ class _Run:
             todo = np.flatnonzero(est.kink | (est.error > 300 * float(np.max(self.noise.sigma)) / self.t))
         for i in todo:
             j = int(idx[i])
-            u = np.zeros(self.p.n)
-            u[b.leaf.offset + j] = scales[i]
+            u = Coordinate(b.leaf.offset + j, float(scales[i]))
             phi = self._phi(u, f"{b.leaf.path}{_index(b.leaf.shape, j)}")
             est = fd.derivative(phi, self.f0, self.t, self.noise.sigma)
             vals[i], errs[i], kinks[i], los[i], his[i] = est.value, est.error, est.kink, est.lo, est.hi

@@ -86,6 +86,26 @@ def _jax_x64():
     return contextlib.nullcontext()
 
 
+@dataclass(frozen=True)
+class Coordinate:
+    """The direction scale * e_index, without a full-size array (element-wise checks)."""
+
+    index: int
+    scale: float
+
+
+def _moved(x: np.ndarray, leaf: Leaf, u, tau: float) -> np.ndarray:
+    """x + tau*u on one leaf, as a new float64 array."""
+    if isinstance(u, Coordinate):
+        seg = np.array(x[leaf.slice], dtype=np.float64)
+        if leaf.offset <= u.index < leaf.offset + leaf.size:
+            seg[u.index - leaf.offset] += tau * u.scale
+        return seg
+    seg = np.multiply(u[leaf.slice], tau, dtype=np.float64)
+    seg += x[leaf.slice]
+    return seg
+
+
 class Problem:
     """f and params, seen as a function of one float64 vector."""
 
@@ -126,11 +146,7 @@ class Problem:
         cast = cast or self.cast
         out = []
         for leaf in self.leaves:
-            if u is None:
-                seg = x[leaf.slice]
-            else:
-                seg = np.multiply(u[leaf.slice], tau, dtype=np.float64)
-                seg += x[leaf.slice]
+            seg = x[leaf.slice] if u is None else _moved(x, leaf, u, tau)
             dtype = np.float64 if cast == "float64" else leaf.dtype
             out.append(self._make(leaf, seg.reshape(leaf.shape), dtype, fresh=u is None))
         import jax
@@ -206,11 +222,14 @@ class Problem:
             if leaf.kind not in ("numpy", "torch"):
                 continue
             now = np.asarray(to_numpy(obj)).reshape(-1)
-            if now.shape != (leaf.size,) or not _unchanged(now, x[leaf.slice], None if u is None else u[leaf.slice], tau):
-                was = np.asarray(x[leaf.slice], dtype=np.float64)
-                if u is not None:
-                    was = was + tau * u[leaf.slice]
-                raise InPlaceMutation(_mutation_message(leaf, now.astype(np.float64), was, who))
+            if isinstance(u, Coordinate):
+                same = now.shape == (leaf.size,) and _unchanged(now, _moved(x, leaf, u, tau), None, 0.0)
+            else:
+                same = now.shape == (leaf.size,) and _unchanged(
+                    now, x[leaf.slice], None if u is None else u[leaf.slice], tau)
+            if not same:
+                was = x[leaf.slice] if u is None else _moved(x, leaf, u, tau)
+                raise InPlaceMutation(_mutation_message(leaf, now.astype(np.float64), np.asarray(was, np.float64), who))
 
 
 def _unchanged(now: np.ndarray, x: np.ndarray, u, tau: float, chunk: int = 1 << 16) -> bool:

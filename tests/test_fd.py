@@ -82,3 +82,10 @@ def test_vector_valued_phi_is_handled_elementwise():
     est = fd.derivative(phi, phi(0.0), fd.choose_step(noise), noise.sigma)
     assert np.allclose(est.value[:2], [1.0, 2.0], atol=1e-8)
     assert list(est.kink) == [False, False, True]
+
+
+def test_float32_output_grid_sets_a_noise_floor():
+    """f returns float32 values: its differences can line up exactly on float32's grid."""
+    phi = lambda tau: float(np.float32(1.19 + 4.7e-3 * tau))  # noqa: E731  exactly linear on the grid
+    noise = fd.estimate_noise(phi, phi(0.0))
+    assert noise.sigma >= np.finfo(np.float32).eps

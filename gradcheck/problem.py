@@ -188,12 +188,12 @@ class Problem:
             except (GradcheckUsageError, NonNumericParams):
                 raise  # our own wrappers' usage errors reach the user as they are
             except Exception as exc:  # noqa: BLE001 - shown to the user
-                at = f" at {where}" if where else ""
-                raise FunctionRaised(
-                    f"f raised {type(exc).__name__}{at}: {_short(exc)}\n"
-                    f"gradcheck calls f(params) many times with slightly perturbed copies of params; "
-                    f"f must accept any nearby values."
-                ) from exc
+                if where:
+                    hint = (f" at {where}.\ngradcheck calls f many times with slightly perturbed copies of "
+                            f"params; f must accept any nearby values.")
+                else:
+                    hint = " when called with (a copy of) your params."
+                raise FunctionRaised(f"f raised {type(exc).__name__}: {_short(exc)}{hint}") from exc
         self.n_evals += 1
         self.check_unchanged(params, x, who="f", u=u, tau=tau)
         return to_scalar(out, "f")
@@ -202,14 +202,11 @@ class Problem:
         """Evaluate at x0, choosing float64 or, if f refuses it, the user's dtypes."""
         try:
             return self.evaluate(self.x0)
-        except FunctionRaised as first:
+        except FunctionRaised:
             if all(leaf.dtype == np.float64 for leaf in self.leaves):
-                raise FunctionRaised(f"f raised when called with your params: {first}") from first.__cause__
-            self.cast = "original"
-            try:
-                return self.evaluate(self.x0)
-            except FunctionRaised as second:
-                raise FunctionRaised(f"f raised when called with your params: {second}") from second.__cause__
+                raise
+            self.cast = "original"  # f may insist on its own dtype (e.g. float32 only)
+            return self.evaluate(self.x0)
 
     def check_unchanged(self, params, x: np.ndarray, *, who: str, u=None, tau: float = 0.0) -> None:
         """Raise InPlaceMutation if the call modified the arrays it was given.

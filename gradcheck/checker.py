@@ -371,7 +371,7 @@ class _Run:
         batched = self._batched() if n > 4 else None
         if batched is not None:
             # all elements at once: the same scaled step t for every column of the grid
-            grid = coordinate_values(batched, self.p.x0, b.leaf.offset + idx, self.t * scales)
+            grid = coordinate_values(batched, self.p.x0, b.leaf.offset + idx, self.t * scales, fd.OFFSETS)
             est = fd.central(_Table(grid, self.t), np.full(n, self.f0), self.t, self.noise.sigma)
             vals[:], errs[:], kinks[:], los[:], his[:] = est.value, est.error, est.kink, est.lo, est.hi
             todo = np.flatnonzero(est.kink | (est.error > 300 * float(np.max(self.noise.sigma)) / self.t))
@@ -507,10 +507,10 @@ class _Run:
 
 
 class _Table:
-    """phi for many coordinates at once, answered from the grid at -2t, -t, t, 2t."""
+    """phi for many coordinates at once, answered from the grid (one column per offset)."""
 
     def __init__(self, grid, t):
-        self.columns = {-2 * t: grid[:, 0], -t: grid[:, 1], t: grid[:, 2], 2 * t: grid[:, 3]}
+        self.columns = {k * t: grid[:, i] for i, k in enumerate(fd.OFFSETS)}
 
     def __call__(self, tau):
         return self.columns[tau]

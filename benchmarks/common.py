@@ -204,9 +204,9 @@ def machine() -> dict:
             info[mod] = "not installed"
     try:
         here = os.path.dirname(os.path.abspath(__file__))
-        info["gradcheck commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True
-        ).stdout.strip()
+        git = lambda *a: subprocess.run(["git", *a], cwd=here, capture_output=True, text=True, check=True).stdout.strip()  # noqa: E731
+        dirty = git("status", "--porcelain", "--", "../gradcheck")
+        info["gradcheck commit"] = git("rev-parse", "--short", "HEAD") + (" (+ uncommitted changes in gradcheck/)" if dirty else "")
     except Exception:  # noqa: BLE001
         pass
     return info

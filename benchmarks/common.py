@@ -17,19 +17,22 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-import numpy as np
+# BLAS and OpenMP pinned to one thread, before numpy is first imported (OpenBLAS reads this
+# once, when it loads). On this shared 2-core machine multithreaded OpenBLAS made one
+# 120k-parameter forward pass swing between 0.15 ms and 20 ms; one thread gives stable,
+# comparable timings for every tool.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def single_threaded_blas() -> None:
-    """Pin BLAS/OpenMP to one thread (call before numpy/torch do any work).
-
-    On this shared 2-core machine multithreaded OpenBLAS made one 120k-parameter forward
-    pass swing between 0.15 ms and 20 ms; one thread gives stable, comparable timings.
-    """
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    """Kept for the scripts: the pinning itself happens when this module is imported."""
+    if "numpy" in sys.modules and os.environ.get("OPENBLAS_NUM_THREADS") != "1":
+        raise RuntimeError("import benchmarks/common.py before numpy, or set OPENBLAS_NUM_THREADS=1")
 
 # name -> layer sizes; the parameter counts are about 100, 11.5k, 120k and 1M
 SIZES = {
@@ -195,7 +198,7 @@ def machine() -> dict:
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "BLAS threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        "BLAS threads": _blas_threads(),
     }
     for mod in ("jax", "torch", "numdifftools"):
         try:
@@ -210,6 +213,15 @@ def machine() -> dict:
     except Exception:  # noqa: BLE001
         pass
     return info
+
+
+def _blas_threads() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info()) or "unknown"
+    except ImportError:
+        return os.environ.get("OPENBLAS_NUM_THREADS", "default") + " (OPENBLAS_NUM_THREADS)"
 
 
 def machine_md(info: dict) -> str:

@@ -23,7 +23,7 @@ from gradcheck.report import CheckReport, ParamReport
 
 ORACLES = ("auto", "fd", "jax", "both")
 MODES = ("fast", "full")
-FLOOR_SIGMAS = 4.0        # directional floor: 4 standard deviations of the dtype's round-off
+FLOOR_SIGMAS = 3.0        # directional floor: 3 standard deviations of the dtype's round-off
 MAX_FULL_BLOCK = 4096     # blocks up to this size are checked element by element when they fail
 MAX_KINK_BLOCK = 64       # blocks with kinks but no failure: every element up to this size, else a sample
 MAX_FOUND = 8             # elements located by bisection in one large block
@@ -169,6 +169,7 @@ class _Run:
         self.rng = np.random.default_rng(opts.seed)
         self.blocks = [_Block(leaf, dt) for leaf, dt in zip(problem.leaves, dtypes)]
         self.finite = [bool(np.all(np.isfinite(g))) for g in user]
+        self.global_scale = max((float(np.max(np.abs(g[np.isfinite(g)]), initial=0.0)) for g in user), default=0.0)
         for b, g in zip(self.blocks, user):
             b.user = g
         self.noise = None
@@ -199,7 +200,7 @@ class _Run:
         user = b.user
         finite = user[np.isfinite(user)]
         scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
-        return tolerances.resolve(b.dtype, self.opts.rtol, self.opts.atol, scale)
+        return tolerances.resolve(b.dtype, self.opts.rtol, self.opts.atol, scale, self.global_scale)
 
     def _floor(self, u: np.ndarray, support) -> float:
         """Round-off the user's dtype allows in <g, u>, at FLOOR_SIGMAS standard deviations."""
@@ -374,7 +375,7 @@ class _Run:
             grid = coordinate_values(batched, self.p.x0, b.leaf.offset + idx, self.t * scales, fd.OFFSETS)
             est = fd.central(_Table(grid, self.t), np.full(n, self.f0), self.t, self.noise.sigma)
             vals[:], errs[:], kinks[:], los[:], his[:] = est.value, est.error, est.kink, est.lo, est.hi
-            todo = np.flatnonzero(est.kink | (est.error > 300 * float(np.max(self.noise.sigma)) / self.t))
+            todo = np.flatnonzero(est.kink | (est.error > 600 * float(np.max(self.noise.sigma)) / self.t))
         for i in todo:
             j = int(idx[i])
             u = Coordinate(b.leaf.offset + j, float(scales[i]))

@@ -98,7 +98,7 @@ def test_the_documented_toml_example_is_valid(tmp_path):
     import os
     import re
 
-    docs = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs_audit.md")
+    docs = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
     text = open(docs, encoding="utf-8").read()
     block = re.search(r"```toml\n(\[assignment\]\nname = \"tanh-net\".*?)```", text, re.S).group(1)
     p = tmp_path / "course.toml"

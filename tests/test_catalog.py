@@ -143,9 +143,9 @@ def test_batch_bugs_follow_the_target():
 def test_readme_section_lists_every_catalog_entry():
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "docs_reference_nets.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [name for name in CATALOG if f"| `{name}` |" not in text]
-    assert not missing, f"docs_reference_nets.md lacks catalog rows for {missing}"
+    assert not missing, f"README.md lacks catalog rows for {missing}"
 
 
 def test_applies_per_function():

@@ -551,7 +551,8 @@ def _doc_blocks():
     import pathlib
     import re
 
-    text = (pathlib.Path(__file__).parent.parent / "docs_plugin.md").read_text()
+    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    text = text[text.index("## Add gradcheck to your test suite"):]
     return re.findall(r"```python\n(.*?)```", text, re.S), text
 
 

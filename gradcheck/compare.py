@@ -27,12 +27,15 @@ class Comparison:
     mismatch_mask: np.ndarray | None = None
 
 
-def compare_arrays(actual, expected, *, rtol=None, atol=None, error_estimate=0.0, dtype=None) -> Comparison:
+def compare_arrays(actual, expected, *, rtol=None, atol=None, error_estimate=0.0, dtype=None,
+                   global_scale=0.0) -> Comparison:
     """Compare like numpy.testing.assert_allclose, with an oracle error term.
 
     An element passes when |actual - expected| <= atol + rtol*|expected| + error_estimate.
-    Tolerances default from ``dtype`` (or actual's dtype); NaN or inf in actual
-    where expected is finite always mismatches.
+    Tolerances default from ``dtype`` (or actual's dtype); ``global_scale``, the
+    largest magnitude among all the arrays checked together, sets the dtype's
+    absolute floor for saturated (tiny) arrays (see tolerances.resolve). NaN or
+    inf in actual where expected is finite always mismatches.
     """
     dtype = dtype if dtype is not None else getattr(actual, "dtype", np.float64)
     actual = np.asarray(actual, dtype=np.float64)
@@ -41,7 +44,7 @@ def compare_arrays(actual, expected, *, rtol=None, atol=None, error_estimate=0.0
         raise ValueError(f"shapes differ: actual {actual.shape} vs expected {expected.shape}")
     finite_exp = expected[np.isfinite(expected)]
     scale = float(np.max(np.abs(finite_exp))) if finite_exp.size else 0.0
-    r, a = tolerances.resolve(dtype, rtol, atol, scale)
+    r, a = tolerances.resolve(dtype, rtol, atol, scale, global_scale)
     err = np.broadcast_to(np.asarray(error_estimate, dtype=np.float64), expected.shape)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(actual - expected)

@@ -150,10 +150,10 @@ def _array_problem(v, shape, what: str) -> str | None:
     return None
 
 
-def _compare(a: Assignment, actual, expected):
+def _compare(a: Assignment, actual, expected, global_scale: float = 0.0):
     from gradcheck.compare import compare_arrays
 
-    return compare_arrays(actual, expected, rtol=a.rtol, atol=a.atol, dtype=actual.dtype)
+    return compare_arrays(actual, expected, rtol=a.rtol, atol=a.atol, dtype=actual.dtype, global_scale=global_scale)
 
 
 def _diag_rtol(actual) -> float:
@@ -203,7 +203,7 @@ def _check_backward(a, case, out, fname, pts):
             lines.append(problem)
             wrong[k] = got[k]
             continue
-        cmp = _compare(a, got[k], exp)
+        cmp = _compare(a, got[k], exp, global_scale=max(float(np.max(np.abs(g))) for g in case.grads.values()))
         if cmp.passed:
             ok += 1
             lines.append(f"{k}: correct")

@@ -136,9 +136,11 @@ def _resolve_oracle(opts: Options, grads, problem) -> str:
 class _Block:
     """What is known about one parameter leaf as the check proceeds."""
 
-    def __init__(self, leaf, dtype):
+    def __init__(self, leaf, dtype, user):
         self.leaf = leaf
         self.dtype = dtype
+        self.user = user                                # the user's gradient, flat float64
+        self.finite = bool(np.all(np.isfinite(user)))
         self.checked = "directional"
         self.idx = np.zeros(0, dtype=np.int64)        # flat indices within the block checked one by one
         self.expected = np.zeros(0)
@@ -164,19 +166,14 @@ class _Run:
     def __init__(self, problem: Problem, f0: float, user: np.ndarray, dtypes, opts: Options):
         self.p = problem
         self.f0 = f0
-        self.user_blocks = user
         self.opts = opts
         self.rng = np.random.default_rng(opts.seed)
-        self.blocks = [_Block(leaf, dt) for leaf, dt in zip(problem.leaves, dtypes)]
-        self.finite = [bool(np.all(np.isfinite(g))) for g in user]
+        self.blocks = [_Block(leaf, dt, g) for leaf, dt, g in zip(problem.leaves, dtypes, user)]
         self.global_scale = max((float(np.max(np.abs(g[np.isfinite(g)]), initial=0.0)) for g in user), default=0.0)
-        for b, g in zip(self.blocks, user):
-            b.user = g
         self.noise = None
         self.t = None
         self.dir_rel = None
         self.notes: list[str] = []
-        self.fd_failed = False
         self._batched_eval = None
         self.unlocalized = False
         self.global_tol = 0.0
@@ -208,7 +205,7 @@ class _Run:
         for b in support:
             r, a = self._tol(b, 0.0)
             w = np.abs(b.user)
-            if not self.finite[self.blocks.index(b)]:
+            if not b.finite:
                 w[~np.isfinite(w)] = 0.0
             w *= r
             w += a
@@ -245,7 +242,7 @@ class _Run:
     def _directional(self, u: np.ndarray, support, what: str):
         """(passed, kink, estimate, user value, tolerance) for one direction."""
         est = fd.derivative(self._phi(u, what), self.f0, self.t, self.noise.sigma)
-        finite = all(self.finite[self.blocks.index(b)] for b in support)
+        finite = all(b.finite for b in support)
         mine = sum(float(b.user @ u[b.leaf.slice]) for b in support) if finite else float("nan")
         tol = float(est.error) + self._floor(u, support)
         if bool(est.kink):
@@ -395,6 +392,7 @@ class _Run:
         return self._batched_eval or None
 
     def _element_bad(self, b: _Block, idx) -> np.ndarray:
+        """Mismatch flags of the (already checked) elements idx of block b."""
         pos = np.searchsorted(np.sort(b.idx), idx)
         order = np.argsort(b.idx)
         sel = order[pos]
@@ -434,7 +432,7 @@ class _Run:
                 continue
             if self.noise is None:
                 self._setup_noise()
-            probe = _Block(b.leaf, b.dtype)
+            probe = _Block(b.leaf, b.dtype, b.user)
             self._check_elements(probe, suspects, "all elements")
             kinked = probe.kink
             if np.any(kinked):

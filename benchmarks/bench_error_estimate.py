@@ -201,8 +201,9 @@ def study(prob: Problem) -> Row:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="leave out the 11.5k-parameter MLP")
-    ap.add_argument("--out", default="error_estimate", help="results file stem in benchmarks/results")
+    ap.add_argument("--out", help="results file stem in benchmarks/results (default: error_estimate[-quick])")
     args = ap.parse_args(argv)
+    args.out = args.out or ("error_estimate-quick" if args.quick else "error_estimate")
     info = common.machine()
     rows = []
     for prob in problems(args.quick):

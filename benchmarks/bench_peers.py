@@ -514,7 +514,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="sizes 100 and 11.5k, one run each, 20 s skip limit")
     ap.add_argument("--sizes", nargs="+", choices=list(SIZES), help="network sizes (default: all)")
-    ap.add_argument("--out", default="peers", help="results file stem in benchmarks/results (default: peers)")
+    ap.add_argument("--out", help="results file stem in benchmarks/results (default: peers, or peers-quick with --quick)")
     ap.add_argument("--render", metavar="JSON", help="only re-render the markdown from a results JSON file")
     args = ap.parse_args(argv)
     if args.render:
@@ -526,7 +526,7 @@ def main(argv=None) -> int:
         text, tl = render(data["machine"], data["command"], results, mem, sizes, data.get("repeats", REPEATS),
                           data.get("skip_seconds", SKIP_SECONDS))
         data["targets"] = tl
-        _write(args.out, text, data)
+        _write(args.out or "peers", text, data)
         print(text)
         return 0
     sizes = args.sizes or (["100", "11.5k"] if args.quick else list(SIZES))
@@ -557,7 +557,7 @@ def main(argv=None) -> int:
     command = common.command_line()
     text, tl = render(info, command, results, mem, sizes, repeats, skip)
     print("\n" + text)
-    _write(args.out, text, {
+    _write(args.out or ("peers-quick" if args.quick else "peers"), text, {
         "machine": info, "command": command, "repeats": repeats, "skip_seconds": skip,
         "results": [asdict(r) for r in results],
         "gradcheck_overhead_memory": {k: {"peak_bytes": v[0], "param_bytes": v[1]} for k, v in mem.items()},

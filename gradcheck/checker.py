@@ -220,12 +220,18 @@ class _Run:
         return phi
 
     def _random_direction(self, blocks, subset=None) -> np.ndarray:
-        """Unit Gaussian direction per block (so a small bias counts as much as a big W), scaled per element.
+        """A random direction, scaled per element by the parameter's magnitude.
 
+        Each block gets its own unit Gaussian direction; across several blocks,
+        each is then weighted so that its share of <g, u> is about the same, so a
+        block of small biases or small gradients is not drowned by a large weight
+        matrix's round-off floor (the weights come from your gradient, capped at
+        100x either way: any direction is a valid test, this one is a fair one).
         Stored in float32 (half the memory); the perturbation x0 + tau*u and the
         product <g, u> both use these exact values, so nothing is lost.
         """
         u = np.zeros(self.p.n, dtype=np.float32)
+        shares = []
         for b in blocks:
             sl = b.leaf.slice
             if subset is not None:
@@ -237,6 +243,13 @@ class _Run:
                 self.rng.standard_normal(b.leaf.size, dtype=np.float32, out=seg)
                 seg /= np.linalg.norm(seg)
                 seg *= self._scale(b)
+            g = np.where(np.isfinite(b.user), b.user, 0.0) if not b.finite else b.user
+            shares.append(float(np.linalg.norm(g * u[sl])))
+        positive = [w for w in shares if w > 0]
+        if len(blocks) > 1 and positive:
+            target = float(np.exp(np.mean(np.log(positive))))
+            for b, w in zip(blocks, shares):
+                u[b.leaf.slice] *= np.float32(np.clip(target / w, 0.01, 100.0) if w > 0 else 1.0)
         return u
 
     def _directional(self, u: np.ndarray, support, what: str):

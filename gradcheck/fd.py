@@ -35,6 +35,7 @@ class Estimate:
     lo: np.ndarray         # smallest one-sided slope seen (meaningful where kink)
     hi: np.ndarray         # largest one-sided slope seen
     step: float
+    jump: np.ndarray = None  # the kink statistic: a kink at 0 keeps it whatever the step
 
 
 def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tries: int = 3) -> Noise:
@@ -127,7 +128,7 @@ def central(phi, f0, t: float, sigma) -> Estimate:
     lo = np.min(hull, axis=0) - margin
     hi = np.max(hull, axis=0) + margin
     error = np.where(np.isfinite(error), error, np.inf)
-    return Estimate(value=value, error=error, kink=kink, lo=lo, hi=hi, step=t)
+    return Estimate(value=value, error=error, kink=kink, lo=lo, hi=hi, step=t, jump=jump)
 
 
 def derivative(phi, f0, t: float, sigma, *, refine: bool = True) -> Estimate:
@@ -143,13 +144,18 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True) -> Estimate:
     if not needs or t / REFINE < 1e-9:
         return est
     small = central(phi, f0, t / REFINE, sigma)
-    better = (small.error < est.error) & ~small.kink | (est.kink & ~small.kink)
+    # A kink at the point itself keeps its jump at every step, while the threshold
+    # (40 sigma / t) grows as t shrinks: only a jump that really shrank means the
+    # kink was nearby, not here, and the finer step is clean of it.
+    resolved = est.kink & ~small.kink & (small.jump < 0.1 * est.jump)
+    better = ((small.error < est.error) & ~small.kink & ~est.kink) | resolved
     pick = lambda a, b: np.where(better, b, a)  # noqa: E731
     return Estimate(
         value=pick(est.value, small.value),
         error=pick(est.error, small.error),
-        kink=np.where(better, small.kink, est.kink & small.kink),
+        kink=np.where(better, small.kink, est.kink),
         lo=pick(est.lo, small.lo),
         hi=pick(est.hi, small.hi),
         step=t if not np.any(better) else t / REFINE,
+        jump=pick(est.jump, small.jump),
     )

@@ -89,3 +89,10 @@ def test_float32_output_grid_sets_a_noise_floor():
     phi = lambda tau: float(np.float32(1.19 + 4.7e-3 * tau))  # noqa: E731  exactly linear on the grid
     noise = fd.estimate_noise(phi, phi(0.0))
     assert noise.sigma >= np.finfo(np.float32).eps
+
+
+def test_a_kink_at_the_point_survives_the_finer_retry_of_a_noisy_function():
+    """The jump of a kink at 0 does not shrink with the step, though the noise threshold grows."""
+    est = fd.derivative(lambda tau: max(tau, 0.0), 0.0, 1e-3, 3e-6)
+    assert bool(est.kink)
+    assert float(est.lo) <= 0.0 and float(est.hi) >= 1.0

@@ -41,6 +41,17 @@ def _number(value, what: str) -> float:
     return x
 
 
+def parse_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise BadValue("expected true or false")
+
+
 def parse_tol(value) -> float:
     return _number(value, "a finite number >= 0, such as 1e-5")
 
@@ -101,7 +112,7 @@ class Setting(NamedTuple):
     name: str                 # option key: "rtol"
     flag: str                 # "--gradcheck-rtol"
     ini: str                  # "gradcheck_rtol"
-    ini_type: str             # pytest's typed ini: "float", "int", "string", "bool"
+    ini_type: str             # what the ini value holds (documented in --help); read as text, parsed here
     parse: object
     help: str
     metavar: str | None = None
@@ -131,10 +142,12 @@ def addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradcheck", "gradcheck: check hand-written gradients")
     group.addoption("--gradcheck", action="store_true", dest="gradcheck", default=None,
                     help="run tests marked gradcheck (skipped otherwise) and summarize every check made")
-    parser.addini("gradcheck", "run tests marked gradcheck (like --gradcheck)", type="bool", default=None)
+    # ini values are declared as strings and parsed here, so that a bad value gets our message
+    # (naming the file and key) whatever pytest version parses the config
+    parser.addini("gradcheck", "run tests marked gradcheck (like --gradcheck); a bool", type="string", default=None)
     for s in SETTINGS:
         group.addoption(s.flag, dest=f"gradcheck_{s.name}", default=None, metavar=s.metavar, help=s.help)
-        parser.addini(s.ini, f"{s.help} (like {s.flag})", type=s.ini_type, default=None)
+        parser.addini(s.ini, f"{s.help} (like {s.flag}); a {s.ini_type}", type="string", default=None)
 
 
 def _override_text(config: pytest.Config, ini: str) -> str | None:
@@ -176,23 +189,22 @@ def read(config: pytest.Config) -> Settings:
     if flag:
         out.enabled, out.sources["enabled"] = True, "command line"
     else:
-        try:
-            ini = config.getini("gradcheck")
-        except (TypeError, ValueError) as exc:
-            raise pytest.UsageError(f"Invalid gradcheck value from {_ini_source(config, 'gradcheck')}: {exc}")
-        if ini is not None:
-            out.enabled, out.sources["enabled"] = bool(ini), _ini_source(config, "gradcheck")
+        ini = config.getini("gradcheck")
+        if ini not in (None, ""):
+            source = _ini_source(config, "gradcheck")
+            try:
+                out.enabled = parse_bool(ini)
+            except BadValue as exc:
+                raise pytest.UsageError(f"Invalid gradcheck value {ini!r} from {source}: {exc}") from None
+            out.sources["enabled"] = source
     for s in SETTINGS:
         raw = config.getoption(f"gradcheck_{s.name}")
         if raw is not None:
             source = f"command line ({s.flag})"
         else:
             source = _ini_source(config, s.ini)
-            try:
-                raw = config.getini(s.ini)
-            except (TypeError, ValueError) as exc:
-                raise pytest.UsageError(f"Invalid gradcheck {s.name} from {source}: {exc}")
-            if raw is None:
+            raw = config.getini(s.ini)
+            if raw in (None, ""):
                 continue
             if s.paths and isinstance(raw, str) and config.inipath is not None \
                     and not _override_text(config, s.ini):

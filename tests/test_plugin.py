@@ -76,7 +76,7 @@ def test_help_lists_the_gradcheck_group_and_ini_keys(pytester):
     for key, kind in [("gradcheck", "bool"), ("gradcheck_oracle", "string"), ("gradcheck_rtol", "float"),
                       ("gradcheck_atol", "float"), ("gradcheck_seed", "int"), ("gradcheck_report", "string"),
                       ("gradcheck_submission", "string")]:
-        result.stdout.fnmatch_lines([f"  {key} ({kind}):*"])
+        result.stdout.fnmatch_lines([f"  {key} (string):*"])  # read as text, parsed by the plugin
 
 
 def test_marker_is_documented_with_its_signature(pytester):
@@ -277,7 +277,7 @@ def test_usage_errors_are_not_gradient_failures(mlp):
                                    "(--gradcheck-oracle): choose one of auto, fd, jax, both"),
     (["--gradcheck-submission=nowhere"], "ERROR: Invalid gradcheck submission 'nowhere' from command line*"),
     (["--gradcheck-report=no/such/dir/r.json"], "ERROR: Invalid gradcheck report*from command line*does not exist"),
-    (["-o", "gradcheck_seed=x"], "ERROR: Invalid gradcheck seed from command line override "
+    (["-o", "gradcheck_seed=x"], "ERROR: Invalid gradcheck seed 'x' from command line override "
                                  "(-o gradcheck_seed=x)*"),
 ])
 def test_bad_command_line_value_names_the_option(pytester, args, message):
@@ -288,12 +288,13 @@ def test_bad_command_line_value_names_the_option(pytester, args, message):
 
 
 @pytest.mark.parametrize("line, message", [
-    ('gradcheck_rtol = "abc"', "ERROR: Invalid gradcheck rtol from config file *pyproject.toml (gradcheck_rtol): "
-                               "*'abc'*"),
-    ("gradcheck_seed = -3", "ERROR: Invalid gradcheck seed -3 from config file *pyproject.toml (gradcheck_seed): "
+    ('gradcheck_rtol = "abc"', "ERROR: Invalid gradcheck rtol 'abc' from config file *pyproject.toml "
+                               "(gradcheck_rtol): expected a finite number*"),
+    ("gradcheck_seed = -3", "ERROR: Invalid gradcheck seed *-3* from config file *pyproject.toml (gradcheck_seed): "
                             "expected an int >= 0*"),
     ('gradcheck_oracle = "JAX"', "ERROR: Invalid gradcheck oracle 'JAX' from config file *pyproject.toml*"),
-    ('gradcheck = "maybe"', "ERROR: Invalid gradcheck value from config file *pyproject.toml (gradcheck)*"),
+    ('gradcheck = "maybe"', "ERROR: Invalid gradcheck value 'maybe' from config file *pyproject.toml (gradcheck): "
+                            "expected true or false"),
 ])
 def test_bad_ini_value_names_the_config_file(pytester, line, message):
     pytester.makepyfile(test_a="def test_a(): pass")

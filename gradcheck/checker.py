@@ -24,6 +24,7 @@ from gradcheck.report import CheckReport, ParamReport
 ORACLES = ("auto", "fd", "jax", "both")
 MODES = ("fast", "full")
 FLOOR_SIGMAS = 3.0        # directional floor: 3 standard deviations of the dtype's round-off
+ROUNDOFF_SIGMAS = 4.0     # observed float32 round-off (|g32 - g64|) allowed per element, in multiples
 MAX_FULL_BLOCK = 4096     # blocks up to this size are checked element by element when they fail
 MAX_KINK_BLOCK = 64       # blocks with kinks but no failure: every element up to this size, else a sample
 MAX_FOUND = 8             # elements located by bisection in one large block
@@ -74,8 +75,9 @@ def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None,
         raise GradcheckUsageError(f"f returned {f0} at your params; the loss must be finite where gradients are checked.")
     _check_deterministic(problem, f0)
     user, dtypes = _user_gradient(f, params, grads, problem, _what)
+    roundoff = _observed_roundoff(grads, problem, user, dtypes)
     oracle_name = _resolve_oracle(opts, grads, problem)
-    run = _Run(problem, f0, user, dtypes, opts)
+    run = _Run(problem, f0, user, dtypes, opts, roundoff)
     if oracle_name in ("jax", "both"):
         run.jax_check(opts.reference or f)
     if oracle_name in ("fd", "both"):
@@ -117,6 +119,33 @@ def _user_gradient(f, params, grads, problem, what):
     return blocks, dtypes
 
 
+def _observed_roundoff(grads, problem, user, dtypes) -> list:
+    """|g(float32 params) - g(float64 params)| per element, when the gradient function allows it.
+
+    A float32 backward pass can lose far more than its dtype's floor suggests
+    (y - t near a minimum, 1 - tanh(v)^2 when saturated): every element then
+    carries the same relative error. Calling your gradient function once more with
+    float64 params measures that round-off instead of assuming it; a bug is in
+    both results, so the difference never hides one. None where not measurable.
+    """
+    none = [None] * len(user)
+    if not callable(grads) or all(np.dtype(d).itemsize >= 8 for d in dtypes):
+        return none
+    try:
+        wide = flatten_like(problem, grads(problem.build(problem.x0, cast="float64")), what="grads")
+    except Exception:  # noqa: BLE001 - only an estimate: your function may insist on float32
+        return none
+    out = []
+    for g, w, d in zip(user, wide, dtypes):
+        w = np.asarray(w)
+        if np.dtype(d).itemsize >= 8 or w.dtype.itemsize < 8:
+            out.append(None)  # float64 already, or the function computes in float32 anyway
+            continue
+        diff = np.abs(g - w.astype(np.float64).reshape(-1))
+        out.append(np.where(np.isfinite(diff), diff, 0.0))
+    return out
+
+
 def _resolve_oracle(opts: Options, grads, problem) -> str:
     if opts.oracle != "auto":
         if opts.oracle in ("jax", "both") and not oracle_jax.is_traceable(opts.reference or problem.f, problem):
@@ -136,11 +165,12 @@ def _resolve_oracle(opts: Options, grads, problem) -> str:
 class _Block:
     """What is known about one parameter leaf as the check proceeds."""
 
-    def __init__(self, leaf, dtype, user):
+    def __init__(self, leaf, dtype, user, roundoff=None):
         self.leaf = leaf
         self.dtype = dtype
         self.user = user                                # the user's gradient, flat float64
         self.finite = bool(np.all(np.isfinite(user)))
+        self.roundoff = roundoff                        # observed float32 round-off per element, or None
         self.checked = "directional"
         self.idx = np.zeros(0, dtype=np.int64)        # flat indices within the block checked one by one
         self.expected = np.zeros(0)
@@ -163,12 +193,13 @@ class _Block:
 
 
 class _Run:
-    def __init__(self, problem: Problem, f0: float, user: np.ndarray, dtypes, opts: Options):
+    def __init__(self, problem: Problem, f0: float, user: np.ndarray, dtypes, opts: Options, roundoff=None):
         self.p = problem
         self.f0 = f0
         self.opts = opts
         self.rng = np.random.default_rng(opts.seed)
-        self.blocks = [_Block(leaf, dt, g) for leaf, dt, g in zip(problem.leaves, dtypes, user)]
+        roundoff = roundoff or [None] * len(user)
+        self.blocks = [_Block(leaf, dt, g, r) for leaf, dt, g, r in zip(problem.leaves, dtypes, user, roundoff)]
         self.global_scale = max((float(np.max(np.abs(g[np.isfinite(g)]), initial=0.0)) for g in user), default=0.0)
         self.noise = None
         self.t = None
@@ -209,6 +240,8 @@ class _Run:
                 w[~np.isfinite(w)] = 0.0
             w *= r
             w += a
+            if b.roundoff is not None:
+                w += ROUNDOFF_SIGMAS * b.roundoff
             w *= u[b.leaf.slice]
             total += float(w @ w)
         return FLOOR_SIGMAS * float(np.sqrt(total))
@@ -423,6 +456,8 @@ class _Run:
         inside = kink & (user >= lo) & (user <= hi)
         exp = np.where(inside, user, np.where(kink, np.clip(user, lo, hi), exp))
         err = np.where(kink, 0.0, err)
+        if b.roundoff is not None:
+            err = err + ROUNDOFF_SIGMAS * b.roundoff[b.idx[sel]]
         scale = float(np.max(np.abs(b.expected[np.isfinite(b.expected)]), initial=0.0))
         r, a = self._tol(b, scale)
         return compare_arrays(user, exp, rtol=r, atol=a, error_estimate=err, dtype=b.dtype)
@@ -445,7 +480,7 @@ class _Run:
                 continue
             if self.noise is None:
                 self._setup_noise()
-            probe = _Block(b.leaf, b.dtype, b.user)
+            probe = _Block(b.leaf, b.dtype, b.user, b.roundoff)
             self._check_elements(probe, suspects, "all elements")
             kinked = probe.kink
             if np.any(kinked):
@@ -461,6 +496,11 @@ class _Run:
         if self.opts.network is not None and not all(p.passed for p in params):
             _catalog_diagnosis(self.opts.network, self.p, self.blocks, params)
         passed = all(p.passed for p in params) and not self.unlocalized
+        narrow = [b for b, p in zip(self.blocks, params) if not p.passed and np.dtype(b.dtype).itemsize < 8]
+        if narrow and all(b.roundoff is None for b in narrow):
+            self.notes.append(f"your gradient is {narrow[0].dtype}: if these differences are its round-off, "
+                              f"pass grads as a function (grads=lambda p: backward(p)) that also accepts "
+                              f"float64 params, so gradcheck can measure that round-off, or loosen rtol/atol")
         if self.unlocalized:
             self.notes.append("your gradient disagrees with finite differences along random directions, but the "
                               "wrong elements could not be localized; run with mode='full' to compare every element")

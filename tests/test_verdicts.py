@@ -240,3 +240,22 @@ def test_network_option_names_the_catalog_bug(bug):
         gc.assert_grads_match(f, p, rn.backprop(spec, p, x, t, bug=bug).grads, network=(spec, x, t))
     assert f"bug catalog: {bug}" in str(info.value)
     assert rn.CATALOG[bug].title in str(info.value)
+
+
+def test_float32_round_off_is_measured_when_grads_is_a_function():
+    """Near a minimum, y - t cancels in float32: every element carries the same 0.1% error."""
+    p, x, _ = m.make_net((6, 4), dtype=np.float32, batch=5, seed=2)
+    y = m.sigmoid(x @ p["W1"] + p["b1"])
+    t = (y + np.float32(1e-5)).astype(np.float32)           # the loss is almost at its minimum
+    f = lambda q: m.loss(q, x, t)  # noqa: E731
+    backward = lambda q: m.backward_matrix(q, x, t)  # noqa: E731
+    arrays = backward(p)
+    assert arrays["W1"].dtype == np.float32
+    as_arrays = gc.check_grads(f, p, arrays, mode="full")
+    assert not as_arrays.passed                               # the float32 floor cannot know
+    assert "pass grads as a function" in as_arrays.message()
+    gc.assert_grads_match(f, p, backward, mode="full")        # measured: |g32 - g64| covers it
+    gc.assert_grads_match(f, p, backward)
+    wrong = lambda q: {k: v * (1.02 if k == "b1" else 1.0) for k, v in backward(q).items()}  # noqa: E731
+    with pytest.raises(gc.GradientMismatch, match="b1"):
+        gc.assert_grads_match(f, p, wrong, mode="full")

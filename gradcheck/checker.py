@@ -24,6 +24,7 @@ from gradcheck.report import CheckReport, ParamReport
 ORACLES = ("auto", "fd", "jax", "both")
 MODES = ("fast", "full")
 FLOOR_SIGMAS = 3.0        # directional floor: 3 standard deviations of the dtype's round-off
+MEASURED_FLOOR_DTYPE = "measured"  # tolerances' floor for a block whose round-off was measured
 ROUNDOFF_SIGMAS = 4.0     # observed float32 round-off (|g32 - g64|) allowed per element, in multiples
 MAX_FULL_BLOCK = 4096     # blocks up to this size are checked element by element when they fail
 MAX_KINK_BLOCK = 64       # blocks with kinks but no failure: every element up to this size, else a sample
@@ -142,7 +143,12 @@ def _observed_roundoff(grads, problem, user, dtypes) -> list:
             out.append(None)  # float64 already, or the function computes in float32 anyway
             continue
         diff = np.abs(g - w.astype(np.float64).reshape(-1))
-        out.append(np.where(np.isfinite(diff), diff, 0.0))
+        diff = np.where(np.isfinite(diff), diff, 0.0)
+        eps = float(np.finfo(d).eps)
+        if not np.max(diff, initial=0.0) > 1e-3 * eps * float(np.max(np.abs(g), initial=0.0)):
+            out.append(None)  # identical results: the function rounds to float32 inside, nothing measured
+            continue
+        out.append(diff)
     return out
 
 
@@ -228,7 +234,10 @@ class _Run:
         user = b.user
         finite = user[np.isfinite(user)]
         scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
-        return tolerances.resolve(b.dtype, self.opts.rtol, self.opts.atol, scale, self.global_scale)
+        # with the round-off measured (|g32 - g64|, added per element), the dtype's
+        # blanket floor is only needed as a margin: the float32 floor shrinks 30-fold
+        dtype = b.dtype if b.roundoff is None else MEASURED_FLOOR_DTYPE
+        return tolerances.resolve(dtype, self.opts.rtol, self.opts.atol, scale, self.global_scale)
 
     def _floor(self, u: np.ndarray, support) -> float:
         """Round-off the user's dtype allows in <g, u>, at FLOOR_SIGMAS standard deviations."""
@@ -551,6 +560,12 @@ class _Run:
             if not rep.passed:
                 ev = ElementEvidence(b.idx, b.expected, _abs_tol(cmp, b))
                 rep.diagnosis = diagnose_block(leaf.path, user_tree, ev if len(b.idx) >= 2 else b.directional)
+                spread = cmp.n_mismatch >= max(2, cmp.n_total // 2)  # round-off touches most elements
+                if np.dtype(b.dtype).itemsize >= 8 and cmp.max_rel is not None and 1e-9 < cmp.max_rel < 1e-3 \
+                        and spread and not rep.diagnosis:
+                    rep.diagnosis.append(f"the differences are at float32 precision (relative {cmp.max_rel:.1e}): "
+                                         f"does part of your computation run in float32? If so, that is its "
+                                         f"round-off: return float32 arrays, or pass rtol=1e-4")
         elif not rep.passed:
             r, a = self._tol(b, 0.0)
             rep.rtol, rep.atol = r, a

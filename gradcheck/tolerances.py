@@ -27,8 +27,13 @@ _FLOORS = {
 }
 
 
+MEASURED = Floor(rtol=1e-5, atol_frac=1e-6)  # float32 whose round-off was measured, added per element
+
+
 def floor_for(dtype) -> Floor:
     """Default (rtol, atol_frac) for a gradient delivered in ``dtype``."""
+    if isinstance(dtype, str) and dtype == "measured":
+        return MEASURED
     dtype = np.dtype(dtype) if not _is_bfloat16(dtype) else None
     if dtype is None:
         return _FLOORS[2]
@@ -56,7 +61,8 @@ def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
     r = floor.rtol if rtol is None else float(rtol)
     if atol is not None:
         return r, float(atol)
-    eps = float(np.finfo(np.float16 if _is_bfloat16(dtype) else _float_dtype(dtype)).eps)
+    eps = float(np.finfo(np.float16 if _is_bfloat16(dtype) else _float_dtype(dtype)).eps) \
+        if not (isinstance(dtype, str) and dtype == "measured") else float(np.finfo(np.float32).eps)
     return r, max(floor.atol_frac * scale, 100 * eps * global_scale)
 
 

@@ -259,3 +259,27 @@ def test_float32_round_off_is_measured_when_grads_is_a_function():
     wrong = lambda q: {k: v * (1.02 if k == "b1" else 1.0) for k, v in backward(q).items()}  # noqa: E731
     with pytest.raises(gc.GradientMismatch, match="b1"):
         gc.assert_grads_match(f, p, wrong, mode="full")
+
+
+def test_a_gradient_function_that_rounds_to_float32_inside_is_not_taken_as_measured():
+    p, x, t = m.make_net((5, 4, 3), dtype=np.float32, batch=4, seed=9)
+    f = lambda q: m.loss(q, x, t)  # noqa: E731
+
+    def backward_float32_inside(q):
+        return m.backward_matrix({k: np.asarray(v, dtype=np.float32) for k, v in q.items()}, x, t)
+
+    gc.assert_grads_match(f, p, backward_float32_inside, mode="full")
+    gc.assert_grads_match(f, p, backward_float32_inside)
+
+
+def test_float64_gradient_with_float32_accuracy_is_explained():
+    p, x, t = m.make_net((5, 4, 3), batch=4, seed=9)
+    f = lambda q: m.loss(q, x, t)  # noqa: E731
+
+    def backward_float32_inside(q):
+        g = m.backward_matrix({k: np.asarray(v, dtype=np.float32) for k, v in q.items()},
+                              x.astype(np.float32), t.astype(np.float32))
+        return {k: v.astype(np.float64) for k, v in g.items()}   # float32 math, float64 arrays
+
+    with pytest.raises(gc.GradientMismatch, match="float32 precision"):
+        gc.assert_grads_match(f, p, backward_float32_inside, mode="full")

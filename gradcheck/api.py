@@ -26,20 +26,16 @@ def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None,
     x, t): f is reference_nets' network ``spec`` on that data, so failures
     are also matched against the bug catalog ("forgot φ' in the hidden layers").
     """
-    report = _grads_report(f, params, grads, oracle=oracle, mode=mode, rtol=rtol, atol=atol, seed=seed,
-                           directions=directions, reference=reference, network=network)
+    report = _check_grads(f, params, grads, oracle=oracle, mode=mode, rtol=rtol, atol=atol, seed=seed,
+                          directions=directions, reference=reference, network=network)
     notify("check_grads", report)
     return report
-
-
-def _grads_report(f, params, grads, **options):
-    return _check_grads(f, params, grads, **options)
 
 
 def assert_grads_match(f, params, grads=None, **options):
     """Return quietly if grads is f's gradient at params; raise GradientMismatch otherwise."""
     __tracebackhide__ = True
-    report = _grads_report(f, params, grads, **options)
+    report = _check_grads(f, params, grads, **options)
     notify("assert_grads_match", report)
     _raise_if_failed(report)
     return report

@@ -15,7 +15,7 @@ import numpy as np
 
 from gradcheck import fd, oracle_jax, tolerances
 from gradcheck.batched import BatchedEvaluator, coordinate_values
-from gradcheck.compare import compare_arrays
+from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import DirectionalEvidence, ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic
 from gradcheck.problem import Coordinate, Problem, flatten_like
@@ -24,7 +24,6 @@ from gradcheck.report import CheckReport, ParamReport
 ORACLES = ("auto", "fd", "jax", "both")
 MODES = ("fast", "full")
 FLOOR_SIGMAS = 3.0        # directional floor: 3 standard deviations of the dtype's round-off
-MEASURED_FLOOR_DTYPE = "measured"  # tolerances' floor for a block whose round-off was measured
 ROUNDOFF_SIGMAS = 4.0     # observed float32 round-off (|g32 - g64|) allowed per element, in multiples
 MAX_FULL_BLOCK = 4096     # blocks up to this size are checked element by element when they fail
 MAX_KINK_BLOCK = 64       # blocks with kinks but no failure: every element up to this size, else a sample
@@ -226,9 +225,7 @@ class _Run:
         x = self.p.x0[b.leaf.slice]
         if b.rms is None:
             b.rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
-        floor = b.rms if b.rms > 0 else 1.0
-        s = np.abs(x if idx is None else x[idx])
-        return np.maximum(s, floor, out=s)
+        return fd.step_scale(x if idx is None else x[idx], b.rms)
 
     def _tol(self, b: _Block, scale_hint: float) -> tuple[float, float]:
         user = b.user
@@ -236,8 +233,8 @@ class _Run:
         scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
         # with the round-off measured (|g32 - g64|, added per element), the dtype's
         # blanket floor is only needed as a margin: the float32 floor shrinks 30-fold
-        dtype = b.dtype if b.roundoff is None else MEASURED_FLOOR_DTYPE
-        return tolerances.resolve(dtype, self.opts.rtol, self.opts.atol, scale, self.global_scale)
+        return tolerances.resolve(b.dtype, self.opts.rtol, self.opts.atol, scale, self.global_scale,
+                                  measured=b.roundoff is not None)
 
     def _floor(self, u: np.ndarray, support) -> float:
         """Round-off the user's dtype allows in <g, u>, at FLOOR_SIGMAS standard deviations."""
@@ -391,18 +388,8 @@ class _Run:
                 found += int(np.sum(self._element_bad(b, S)))
                 continue
             halves = np.array_split(S, 2)
-            bad = []
-            for H in halves:
-                u = self._random_direction([b], subset=H)
-                ok, kink, *_ = self._directional(u, [b], f"a random direction in part of {b.leaf.path}")
-                if not ok or kink:
-                    bad.append(H)
-            if not bad:  # the parent failed but neither half did: try once more with fresh directions
-                for H in halves:
-                    u = self._random_direction([b], subset=H)
-                    ok, kink, *_ = self._directional(u, [b], f"a random direction in part of {b.leaf.path}")
-                    if not ok or kink:
-                        bad.append(H)
+            # the parent failed; if neither half does, try once more with fresh directions
+            bad = self._suspect_parts(b, halves) or self._suspect_parts(b, halves)
             queue.extend(bad)
             if len(queue) > 16:
                 self.notes.append(f"{b.leaf.path}: errors are widespread; {SAMPLE} random elements were checked one by one")
@@ -412,6 +399,16 @@ class _Run:
             self._check_elements(b, self.rng.choice(b.leaf.size, min(SAMPLE, b.leaf.size), replace=False), "sampled")
         else:
             b.checked = "localized"
+
+    def _suspect_parts(self, b: _Block, parts) -> list:
+        """The index sets of b whose own random direction fails (or meets a kink)."""
+        out = []
+        for part in parts:
+            u = self._random_direction([b], subset=part)
+            ok, kink, *_ = self._directional(u, [b], f"a random direction in part of {b.leaf.path}")
+            if not ok or kink:
+                out.append(part)
+        return out
 
     def _check_elements(self, b: _Block, idx: np.ndarray, how: str) -> None:
         """Coordinate finite differences for the given flat indices of block b."""
@@ -427,7 +424,7 @@ class _Run:
             grid = coordinate_values(batched, self.p.x0, b.leaf.offset + idx, self.t * scales, fd.OFFSETS)
             est = fd.central(_Table(grid, self.t), np.full(n, self.f0), self.t, self.noise.sigma)
             vals[:], errs[:], kinks[:], los[:], his[:] = est.value, est.error, est.kink, est.lo, est.hi
-            todo = np.flatnonzero(est.kink | (est.error > 600 * float(np.max(self.noise.sigma)) / self.t))
+            todo = np.flatnonzero(fd.needs_refine(est, float(np.max(self.noise.sigma)), self.t))
         for i in todo:
             j = int(idx[i])
             u = Coordinate(b.leaf.offset + j, float(scales[i]))
@@ -457,14 +454,7 @@ class _Run:
     def _compare(self, b: _Block, sel=None):
         sel = np.arange(len(b.idx)) if sel is None else sel
         user = b.user[b.idx[sel]]
-        exp = b.expected[sel].copy()
-        err = b.error[sel].copy()
-        kink = b.kink[sel]
-        # at a kink, any value between the one-sided slopes is a valid (sub)gradient
-        lo, hi = b.lo[sel], b.hi[sel]
-        inside = kink & (user >= lo) & (user <= hi)
-        exp = np.where(inside, user, np.where(kink, np.clip(user, lo, hi), exp))
-        err = np.where(kink, 0.0, err)
+        exp, err = subgradient_target(user, b.expected[sel], b.error[sel], b.kink[sel], b.lo[sel], b.hi[sel])
         if b.roundoff is not None:
             err = err + ROUNDOFF_SIGMAS * b.roundoff[b.idx[sel]]
         scale = float(np.max(np.abs(b.expected[np.isfinite(b.expected)]), initial=0.0))

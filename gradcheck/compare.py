@@ -27,6 +27,17 @@ class Comparison:
     mismatch_mask: np.ndarray | None = None
 
 
+def subgradient_target(actual, expected, error, kink, lo, hi):
+    """(expected, error) with kinks resolved: any value between the one-sided slopes is valid.
+
+    Where an element is at a kink, yours is compared with the nearest point of
+    [lo, hi] (itself when inside) and the oracle's error bar no longer applies.
+    """
+    inside = kink & (actual >= lo) & (actual <= hi)
+    target = np.where(inside, actual, np.where(kink, np.clip(actual, lo, hi), expected))
+    return target, np.where(kink, 0.0, error)
+
+
 def compare_arrays(actual, expected, *, rtol=None, atol=None, error_estimate=0.0, dtype=None,
                    global_scale=0.0) -> Comparison:
     """Compare like numpy.testing.assert_allclose, with an oracle error term.

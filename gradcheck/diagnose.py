@@ -132,6 +132,7 @@ def diagnose_patterns(actual: dict, expected: dict, *, rtol=None, atol=None) -> 
     as the auditor has with the exact reference.
     """
     out = {}
+    user = {k: np.asarray(v) for k, v in actual.items()}
     for key, exp in expected.items():
         exp = np.asarray(exp, dtype=np.float64)
         act = np.asarray(actual[key])
@@ -141,6 +142,5 @@ def diagnose_patterns(actual: dict, expected: dict, *, rtol=None, atol=None) -> 
         ev = ElementEvidence(np.arange(exp.size), exp.reshape(-1), tol)
         if ev.fits(np.asarray(act, dtype=np.float64)):
             continue
-        user = {k: np.asarray(v) for k, v in actual.items()}
         out[key] = diagnose_block(key, user, ev)
     return out

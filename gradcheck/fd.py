@@ -131,6 +131,20 @@ def central(phi, f0, t: float, sigma) -> Estimate:
     return Estimate(value=value, error=error, kink=kink, lo=lo, hi=hi, step=t, jump=jump)
 
 
+def needs_refine(est: Estimate, sigma, t: float) -> np.ndarray:
+    """Where a smaller step may help: a kink, or a bound 100x above its round-off part."""
+    return est.kink | (np.abs(est.error) > 100 * 6.0 * np.asarray(sigma) / t)
+
+
+def step_scale(x: np.ndarray, rms: float) -> np.ndarray:
+    """Per-element step unit: |x|, but at least the block's rms (1 for an all-zero block).
+
+    A new array: at a million parameters only one such temporary is made.
+    """
+    s = np.abs(x)
+    return np.maximum(s, rms if rms > 0 else 1.0, out=s)
+
+
 def derivative(phi, f0, t: float, sigma, *, refine: bool = True) -> Estimate:
     """central(), retried once at t/REFINE where truncation dominates or a kink shows.
 
@@ -140,8 +154,7 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True) -> Estimate:
     est = central(phi, f0, t, sigma)
     if not refine:
         return est
-    needs = np.any(est.kink) or np.any(np.abs(est.error) > 100 * 6.0 * np.asarray(sigma) / t)
-    if not needs or t / REFINE < 1e-9:
+    if not np.any(needs_refine(est, sigma, t)) or t / REFINE < 1e-9:
         return est
     small = central(phi, f0, t / REFINE, sigma)
     # A kink at the point itself keeps its jump at every step, while the threshold

@@ -297,8 +297,6 @@ def to_scalar(out, who: str) -> float:
 
 def flatten_like(problem: Problem, tree, *, what: str) -> list[np.ndarray]:
     """Leaves of ``tree`` matched to params' structure, with errors that name paths."""
-    import jax
-
     try:
         parts = problem.treedef.flatten_up_to(tree)
     except (ValueError, TypeError) as exc:
@@ -319,7 +317,6 @@ def flatten_like(problem: Problem, tree, *, what: str) -> list[np.ndarray]:
         arrays.append(arr)
     if bad:
         raise StructureMismatch(f"{what} does not match {problem.root}:\n" + "\n".join(bad))
-    del jax
     return arrays
 
 

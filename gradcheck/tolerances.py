@@ -32,8 +32,6 @@ MEASURED = Floor(rtol=1e-5, atol_frac=1e-6)  # float32 whose round-off was measu
 
 def floor_for(dtype) -> Floor:
     """Default (rtol, atol_frac) for a gradient delivered in ``dtype``."""
-    if isinstance(dtype, str) and dtype == "measured":
-        return MEASURED
     dtype = np.dtype(dtype) if not _is_bfloat16(dtype) else None
     if dtype is None:
         return _FLOORS[2]
@@ -47,22 +45,22 @@ def _is_bfloat16(dtype) -> bool:
 
 
 def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
-            global_scale: float = 0.0) -> tuple[float, float]:
+            global_scale: float = 0.0, *, measured: bool = False) -> tuple[float, float]:
     """(rtol, atol) for one block: the user's overrides win, otherwise the dtype floor.
 
     ``scale`` is the block's largest magnitude. ``global_scale``, the largest
     magnitude over all parameters, sets a second absolute floor of 100 eps of the
     dtype: a block whose units are saturated is tiny, but a float32 computation
     still carries round-off the size of the unsaturated terms (1 - tanh(v)^2
-    loses its digits), so its relative error can reach percents. A user ``atol``
-    is absolute.
+    loses its digits), so its relative error can reach percents. ``measured``:
+    the gradient's round-off was measured and is added per element elsewhere,
+    so only the MEASURED margin is needed here. A user ``atol`` is absolute.
     """
-    floor = floor_for(dtype)
+    floor = MEASURED if measured else floor_for(dtype)
     r = floor.rtol if rtol is None else float(rtol)
     if atol is not None:
         return r, float(atol)
-    eps = float(np.finfo(np.float16 if _is_bfloat16(dtype) else _float_dtype(dtype)).eps) \
-        if not (isinstance(dtype, str) and dtype == "measured") else float(np.finfo(np.float32).eps)
+    eps = float(np.finfo(np.float16 if _is_bfloat16(dtype) else _float_dtype(dtype)).eps)
     return r, max(floor.atol_frac * scale, 100 * eps * global_scale)
 
 

@@ -538,6 +538,8 @@ class _Run:
             rep.worst_actual, rep.worst_expected = cmp.worst_actual, cmp.worst_expected
             k = int(np.flatnonzero(b.idx == pos)[0])
             rep.worst_error_estimate = None if b.kink[k] else float(b.error[k])
+            if b.kink[k]:
+                rep.worst_kink_interval = (float(b.lo[k]), float(b.hi[k]))
             finite_err = b.error[~b.kink & np.isfinite(b.error)]
             rep.error_estimate = float(finite_err.max()) if finite_err.size else None
             rep.rtol, rep.atol = cmp.rtol, cmp.atol

@@ -25,6 +25,7 @@ class ParamReport:
     worst_actual: float | None = None
     worst_expected: float | None = None
     worst_error_estimate: float | None = None
+    worst_kink_interval: tuple | None = None  # the worst element is at a kink: any value in [lo, hi] is valid
     error_estimate: float | None = None  # largest oracle error bar among checked elements
     rtol: float | None = None
     atol: float | None = None
@@ -128,8 +129,12 @@ def format_report(r: CheckReport) -> str:
         if p.worst_index is not None:
             idx = "worst at [" + ", ".join(str(i) for i in p.worst_index) + "]" if p.worst_index else "value"
             pm = f" ± {_g(p.worst_error_estimate)}" if p.worst_error_estimate else ""
+            expected = _v(p.worst_expected) + pm
+            if p.worst_kink_interval is not None:  # "expected" is only the interval's nearest end
+                lo, hi = p.worst_kink_interval
+                expected = f"a value in [{_v(lo)}, {_v(hi)}] (a kink: not differentiable here)"
             lines.append(f"  {'':<{width}}  {idx}: yours {_v(p.worst_actual)}, "
-                         f"expected {_v(p.worst_expected)}{pm}")
+                         f"expected {expected}")
         for d in p.diagnosis:
             lines.append(f"  {'':<{width}}  likely: {d}")
     kinks = [p for p in r.params if p.n_kinks]
@@ -137,7 +142,7 @@ def format_report(r: CheckReport) -> str:
         where = ", ".join("[" + ", ".join(map(str, i)) + "]" for i in p.kink_indices[:3])
         more = " ..." if p.n_kinks > 3 else ""
         lines.append(f"  {p.path}: {p.n_kinks} element(s) at a kink (not differentiable here; "
-                     f"accepted between the one-sided slopes): {where}{more}")
+                     f"any value between the one-sided slopes passes): {where}{more}")
     if not r.passed:
         tol = [p for p in bad if p.rtol is not None]
         if tol:

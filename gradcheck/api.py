@@ -61,7 +61,7 @@ def _vjp_report(f, inputs, cotangent, vjp, **options):
 
     def scalarized(p):
         out = f(*p) if unpack else f(p)
-        out_paths, out_leaves, out_def = flatten_with_paths(out, "f(inputs)")
+        _, out_leaves, out_def = flatten_with_paths(out, "f(inputs)")
         if out_def != cot_def:
             raise StructureMismatch(
                 f"cotangent must have the structure of f's output: f returned {out_def}, cotangent is {cot_def}")

@@ -42,12 +42,17 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     """Noise of phi near 0 from high-order differences of 2*half_width+1 values.
 
     If most differences are exactly zero, delta is below f's resolution (f
-    rounds its inputs, e.g. to float32): widen it and try again.
+    rounds its inputs, e.g. to float32): widen it and try again. If f is not
+    finite at some of the points, they cross a domain boundary (log of a tiny
+    positive parameter): come closer.
     """
     f0 = np.asarray(f0, dtype=np.float64)
-    for _ in range(max_tries):
-        offs = [i for i in range(-half_width, half_width + 1)]
+    offs = [i for i in range(-half_width, half_width + 1)]
+    for _ in range(max_tries + 3):
         vals = np.stack([f0 if i == 0 else np.asarray(phi(i * delta), dtype=np.float64) for i in offs])
+        if not np.all(np.isfinite(vals)) and delta > 1e-15:
+            delta /= 1000.0
+            continue
         first = np.diff(vals, axis=0)
         zero_frac = np.mean(first == 0, axis=0)
         if np.all(zero_frac <= 0.5) or delta >= 1e-2:
@@ -152,6 +157,15 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True) -> Estimate:
     point itself, and rescues strongly curved directions; the smaller error wins.
     """
     est = central(phi, f0, t, sigma)
+    if not np.all(np.isfinite(est.value)):
+        # f is not finite within the step (a domain boundary: log of a tiny positive
+        # parameter): come closer until it is, then well inside, where f is smooth again
+        while not np.all(np.isfinite(est.value)) and t / REFINE >= 1e-14:
+            t /= REFINE
+            est = central(phi, f0, t, sigma)
+        if np.all(np.isfinite(est.value)) and t / REFINE**2 >= 1e-16:
+            t /= REFINE**2
+            est = central(phi, f0, t, sigma)
     if not refine:
         return est
     if not np.any(needs_refine(est, sigma, t)) or t / REFINE < 1e-9:

@@ -283,3 +283,15 @@ def test_float64_gradient_with_float32_accuracy_is_explained():
 
     with pytest.raises(gc.GradientMismatch, match="float32 precision"):
         gc.assert_grads_match(f, p, backward_float32_inside, mode="full")
+
+
+def test_a_tiny_parameter_next_to_a_domain_boundary_is_checked_not_false_failed():
+    """log(w) with w = 1e-9 in a block of size ~0.5: the block-sized step would cross 0."""
+    f = lambda p: float(np.sum(np.log(p["w"])))  # noqa: E731
+    params = {"w": np.array([0.5, 1e-9, 0.3])}
+    report = gc.assert_grads_match(f, params, lambda p: {"w": 1 / p["w"]})
+    assert report.params[0].n_kinks == 0
+    gc.assert_grads_match(f, params, lambda p: {"w": 1 / p["w"]}, mode="full")
+    wrong = lambda p: {"w": (1 / p["w"]) * np.array([1.0, 1.01, 1.0])}  # noqa: E731
+    report = gc.check_grads(f, params, wrong)
+    assert not report.passed and report.failures[0].worst_index == (1,)

@@ -4,7 +4,7 @@
     python benchmarks/bench_error_estimate.py [--quick]
 
 For smooth functions (the benchmark MLPs with logistic and tanh units, and a few classic
-test functions), run check_grads(mode="full", oracle="fd") and read, for every element,
+test functions), run grads_report(mode="full", oracle="fd") and read, for every element,
 the finite-difference value and its error bar from gradcheck's internals (each block of
 checker._Run keeps `expected` and `error`). The truth is JAX autodiff of a jax.numpy
 twin in float64. Reported per function: how often |fd - true| > error bar (target: under
@@ -108,7 +108,7 @@ def problems(quick: bool) -> list[Problem]:
 
 # -- reading gradcheck's estimates ---------------------------------------------------------------
 def run_full(prob: Problem, true_grad: dict, seed: int = 0):
-    """check_grads(mode="full") with the _Run kept: its blocks hold per-element fd values and error bars."""
+    """grads_report(mode="full") with the _Run kept: its blocks hold per-element fd values and error bars."""
     import gradcheck
     from gradcheck import checker
 
@@ -121,7 +121,7 @@ def run_full(prob: Problem, true_grad: dict, seed: int = 0):
 
     checker._Run.report = report
     try:
-        rep = gradcheck.check_grads(prob.f, prob.params, true_grad, mode="full", oracle="fd", seed=seed)
+        rep = gradcheck.grads_report(prob.f, prob.params, true_grad, mode="full", oracle="fd", seed=seed)
     finally:
         checker._Run.report = original
     return rep, kept["run"]
@@ -231,7 +231,7 @@ def main(argv=None) -> int:
         "# Is gradcheck's finite-difference error estimate conservative?\n",
         f"Command: `{common.command_line()}`\n",
         "## Machine\n", common.machine_md(info), "",
-        "Per element: check_grads(f, params, true_grad, mode=\"full\", oracle=\"fd\"); the finite-difference value "
+        "Per element: grads_report(f, params, true_grad, mode=\"full\", oracle=\"fd\"); the finite-difference value "
         "and its error bar are read from checker._Run's blocks (`expected`, `error`), the truth is jax.grad of a "
         "jax.numpy twin in float64. \"Outside\" counts elements with |fd - true| > error bar (elements flagged as "
         "kinks are excluded and counted; these functions are smooth, so there should be none). The median ratio "

@@ -121,7 +121,7 @@ def tool_gradcheck(mode):
     def run(params, f, grad):
         import gradcheck
 
-        return gradcheck.check_grads(f, params, grad, mode=mode).passed
+        return gradcheck.grads_report(f, params, grad, mode=mode).passed
     return run
 
 
@@ -376,7 +376,7 @@ def measure_memory(tool: Tool, case: Case, res: Result) -> None:
 
 
 def gradcheck_overhead_memory(sizes) -> tuple[float, float]:
-    """(tracemalloc peak of check_grads with a precomputed gradient, the parameters' bytes), in bytes."""
+    """(tracemalloc peak of grads_report with a precomputed gradient, the parameters' bytes), in bytes."""
     import gradcheck
 
     net = Net(sizes, "sigmoid")
@@ -385,7 +385,7 @@ def gradcheck_overhead_memory(sizes) -> tuple[float, float]:
     tracemalloc.start()
     tracemalloc.reset_peak()
     try:
-        gradcheck.check_grads(net.loss, params, grads)
+        gradcheck.grads_report(net.loss, params, grads)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -471,7 +471,7 @@ def targets(results: list, mem: dict) -> list[str]:
     if "1M" in mem:
         peak, nbytes = mem["1M"]
         lines.append(f"- 1M params, peak memory < 4x the parameters' bytes on top of the user's own: "
-                     f"{'MET' if peak < 4 * nbytes else 'MISSED'} (tracemalloc peak of check_grads with a precomputed "
+                     f"{'MET' if peak < 4 * nbytes else 'MISSED'} (tracemalloc peak of grads_report with a precomputed "
                      f"gradient {peak / 2**20:.1f} MiB = {peak / nbytes:.1f}x the {nbytes / 2**20:.1f} MiB of parameters)")
     return lines
 

@@ -49,10 +49,10 @@ def run(seed: int, n: int):
         name = np.dtype(dtype).name
         cases[name] += 1
         for mode in ("fast", "full"):
-            if not gc.check_grads(f, p, backward, mode=mode, seed=it).passed:
+            if not gc.grads_report(f, p, backward, mode=mode, seed=it).passed:
                 false_fails[(mode, name)] += 1
                 examples.append(("false fail", mode, sizes, act, name))
-            if gc.check_grads(f, p, wrong, mode=mode, seed=it).passed:
+            if gc.grads_report(f, p, wrong, mode=mode, seed=it).passed:
                 misses[(mode, name)] += 1
                 examples.append(("miss", mode, sizes, act, name, key, j, f"{bump:.2g}"))
     return cases, false_fails, misses, examples

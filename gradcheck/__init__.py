@@ -3,7 +3,7 @@
 Public API (implementations live in private-ish modules, re-exported here).
 Importing gradcheck does not import jax; checks import it when they run.
 """
-from gradcheck.api import assert_grads_match, assert_jacobian_match, assert_vjp_match, check_grads, check_jacobian, check_vjp
+from gradcheck.api import assert_grads_match, assert_jacobian_match, assert_vjp_match, grads_report, jacobian_report, vjp_report
 from gradcheck.errors import (
     FunctionRaised,
     GradcheckUsageError,
@@ -18,9 +18,20 @@ from gradcheck.observers import add_observer, remove_observer
 from gradcheck.report import CheckReport, ParamReport
 
 __all__ = [
-    "assert_grads_match", "check_grads", "assert_vjp_match", "check_vjp", "assert_jacobian_match",
-    "check_jacobian", "CheckReport", "ParamReport", "GradientMismatch", "GradcheckUsageError",
+    "assert_grads_match", "grads_report", "assert_vjp_match", "vjp_report", "assert_jacobian_match",
+    "jacobian_report", "CheckReport", "ParamReport", "GradientMismatch", "GradcheckUsageError",
     "StructureMismatch", "NonScalarOutput", "FunctionRaised", "NonDeterministic", "InPlaceMutation",
     "NonNumericParams", "add_observer", "remove_observer",
 ]
 __version__ = "0.1.0"
+
+_RENAMED = {"check_grads": "grads_report", "check_vjp": "vjp_report", "check_jacobian": "jacobian_report"}
+
+
+def __getattr__(name):
+    """Old report-returning names fail loudly: jax.test_util.check_grads raises, ours returned quietly."""
+    if name in _RENAMED:
+        raise AttributeError(
+            f"gradcheck.{name} was renamed {_RENAMED[name]} (it returns a report and never raises). "
+            f"In a test use assert_{_RENAMED[name].replace('_report', '_match')}, which raises on a mismatch.")
+    raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck.checker import check_grads as _check_grads
+from gradcheck.checker import grads_report as _check_grads
 from gradcheck.errors import GradientMismatch, StructureMismatch
-from gradcheck.jacobian import check_jacobian as _check_jacobian
+from gradcheck.jacobian import jacobian_report as _check_jacobian
 from gradcheck.observers import notify
 from gradcheck.problem import flatten_with_paths, to_numpy
 
 
-def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
+def grads_report(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
                 directions=2, reference=None, network=None):
     """Check grads (a pytree like params, or grads(params) returning one) against f's gradient.
 
@@ -28,7 +28,7 @@ def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None,
     """
     report = _check_grads(f, params, grads, oracle=oracle, mode=mode, rtol=rtol, atol=atol, seed=seed,
                           directions=directions, reference=reference, network=network)
-    notify("check_grads", report)
+    notify("grads_report", report)
     return report
 
 
@@ -41,7 +41,7 @@ def assert_grads_match(f, params, grads=None, **options):
     return report
 
 
-def check_vjp(f, inputs, cotangent, vjp, **options):
+def vjp_report(f, inputs, cotangent, vjp, **options):
     """Check a vector-Jacobian product: vjp ~ d<f(inputs), cotangent>/d inputs.
 
     f(inputs) (or f(*inputs) when inputs is a tuple, as in jax.vjp) returns an
@@ -50,7 +50,7 @@ def check_vjp(f, inputs, cotangent, vjp, **options):
     (the shape of a layer's backward(dout, cache) closed over its cache).
     """
     report = _vjp_report(f, inputs, cotangent, vjp, **options)
-    notify("check_vjp", report)
+    notify("vjp_report", report)
     return report
 
 
@@ -99,10 +99,10 @@ def assert_jacobian_match(f, x, jacobian, **options):
     return report
 
 
-def check_jacobian(f, x, jacobian, **options):
+def jacobian_report(f, x, jacobian, **options):
     """Compare jacobian (shape f(x).shape + x.shape, or a function of x) with f's Jacobian at x."""
     report = _check_jacobian(f, x, jacobian, **options)
-    notify("check_jacobian", report)
+    notify("jacobian_report", report)
     return report
 
 

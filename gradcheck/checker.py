@@ -1,4 +1,4 @@
-"""check_grads: the data path problem -> oracles -> verdict -> report.
+"""grads_report: the data path problem -> oracles -> verdict -> report.
 
 Fast mode (default) compares random directional derivatives with the user's
 gradient: a fixed number of evaluations, whatever the parameter count. Only
@@ -62,7 +62,7 @@ class Options:
                                       "so that failures can be matched against the bug catalog")
 
 
-def check_grads(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
+def grads_report(f, params, grads=None, *, oracle="auto", mode="fast", rtol=None, atol=None, seed=0,
                 directions=2, reference=None, network=None, _call=None, _kind="grads", _root="params",
                 _what="grads") -> CheckReport:
     """Compare the user's gradient of f at params with an oracle; return a CheckReport."""

@@ -1,4 +1,4 @@
-"""check_jacobian: the input-output Jacobian of a vector function, column by column.
+"""jacobian_report: the input-output Jacobian of a vector function, column by column.
 
 Each column is one finite difference of the whole output vector, so the
 cost is six evaluations per input element (more where a kink needs a
@@ -18,12 +18,12 @@ from gradcheck.problem import to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
 
-def check_jacobian(f, x, jacobian, *, rtol=None, atol=None, seed=0, oracle="fd", mode="full", **unknown):
+def jacobian_report(f, x, jacobian, *, rtol=None, atol=None, seed=0, oracle="fd", mode="full", **unknown):
     """Compare ``jacobian`` (shape f(x).shape + x.shape, or a function of x) with f's Jacobian."""
     if unknown:
-        raise GradcheckUsageError(f"check_jacobian got unknown option(s): {', '.join(sorted(unknown))}")
+        raise GradcheckUsageError(f"jacobian_report got unknown option(s): {', '.join(sorted(unknown))}")
     if oracle not in ("fd", "auto"):
-        raise GradcheckUsageError("check_jacobian supports oracle='fd' (finite differences) only")
+        raise GradcheckUsageError("jacobian_report supports oracle='fd' (finite differences) only")
     start = time.perf_counter()
     x_arr = to_numpy(x)
     if x_arr.dtype == bool or x_arr.dtype.kind not in "fiu":

@@ -158,8 +158,8 @@ class _Session:
 def gradcheck(request: pytest.FixtureRequest) -> GradcheckFixture:
     """The gradcheck library's functions with this session's settings and this test's marker as defaults.
 
-    ``gradcheck.assert_grads_match(f, params, grads)``, ``check_grads``, ``assert_vjp_match``,
-    ``check_vjp``, ``assert_jacobian_match``, ``check_jacobian``: explicit keyword arguments win over
+    ``gradcheck.assert_grads_match(f, params, grads)``, ``grads_report``, ``assert_vjp_match``,
+    ``vjp_report``, ``assert_jacobian_match``, ``jacobian_report``: explicit keyword arguments win over
     ``@pytest.mark.gradcheck(...)``, which wins over ``--gradcheck-*`` / ini settings. Every check is
     recorded for the gradcheck summary and ``--gradcheck-report``.
     """

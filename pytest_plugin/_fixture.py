@@ -7,12 +7,12 @@ from __future__ import annotations
 import functools
 
 # Which defaults each function takes. A default oracle (session or marker)
-# applies to check_grads only: check_vjp goes through numpy (finite differences) and
-# check_jacobian has no other oracle, so a session-wide "jax" would break them.
+# applies to grads_report only: vjp_report goes through numpy (finite differences) and
+# jacobian_report has no other oracle, so a session-wide "jax" would break them.
 _ACCEPTS = {
-    "check_grads": ("oracle", "mode", "rtol", "atol", "seed", "directions"),
-    "check_vjp": ("mode", "rtol", "atol", "seed", "directions"),
-    "check_jacobian": ("rtol", "atol", "seed"),
+    "grads_report": ("oracle", "mode", "rtol", "atol", "seed", "directions"),
+    "vjp_report": ("mode", "rtol", "atol", "seed", "directions"),
+    "jacobian_report": ("rtol", "atol", "seed"),
 }
 
 
@@ -61,32 +61,32 @@ class GradcheckFixture:
         self.reports.append(report)
         return report
 
-    def check_grads(self, f, params, grads=None, **options):
-        """gradcheck.check_grads with this test's defaults; returns the CheckReport."""
-        return self._check("check_grads", (f, params, grads), options)
+    def grads_report(self, f, params, grads=None, **options):
+        """gradcheck.grads_report with this test's defaults; returns the CheckReport."""
+        return self._check("grads_report", (f, params, grads), options)
 
     def assert_grads_match(self, f, params, grads=None, **options):
         """gradcheck.assert_grads_match with this test's defaults; raises GradientMismatch."""
         __tracebackhide__ = True
-        return self._assert("check_grads", (f, params, grads), options)
+        return self._assert("grads_report", (f, params, grads), options)
 
-    def check_vjp(self, f, inputs, cotangent, vjp, **options):
-        """gradcheck.check_vjp with this test's defaults."""
-        return self._check("check_vjp", (f, inputs, cotangent, vjp), options)
+    def vjp_report(self, f, inputs, cotangent, vjp, **options):
+        """gradcheck.vjp_report with this test's defaults."""
+        return self._check("vjp_report", (f, inputs, cotangent, vjp), options)
 
     def assert_vjp_match(self, f, inputs, cotangent, vjp, **options):
         """gradcheck.assert_vjp_match with this test's defaults."""
         __tracebackhide__ = True
-        return self._assert("check_vjp", (f, inputs, cotangent, vjp), options)
+        return self._assert("vjp_report", (f, inputs, cotangent, vjp), options)
 
-    def check_jacobian(self, f, x, jacobian, **options):
-        """gradcheck.check_jacobian with this test's rtol/atol/seed defaults."""
-        return self._check("check_jacobian", (f, x, jacobian), options)
+    def jacobian_report(self, f, x, jacobian, **options):
+        """gradcheck.jacobian_report with this test's rtol/atol/seed defaults."""
+        return self._check("jacobian_report", (f, x, jacobian), options)
 
     def assert_jacobian_match(self, f, x, jacobian, **options):
         """gradcheck.assert_jacobian_match with this test's rtol/atol/seed defaults."""
         __tracebackhide__ = True
-        return self._assert("check_jacobian", (f, x, jacobian), options)
+        return self._assert("jacobian_report", (f, x, jacobian), options)
 
     def __repr__(self) -> str:
         return (f"<gradcheck fixture session={self.session_defaults!r} marker={self.marker_defaults!r} "

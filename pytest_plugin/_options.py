@@ -121,7 +121,7 @@ class Setting(NamedTuple):
 
 SETTINGS = (
     Setting("oracle", "--gradcheck-oracle", "gradcheck_oracle", "string", parse_oracle,
-            "default oracle for check_grads: auto (JAX when f is traceable and grads are given, "
+            "default oracle for grads_report: auto (JAX when f is traceable and grads are given, "
             "else finite differences), fd, jax or both", "{" + ",".join(ORACLES) + "}"),
     Setting("rtol", "--gradcheck-rtol", "gradcheck_rtol", "float", parse_tol,
             "default relative tolerance (default: derived from the gradient's dtype)", "RTOL"),

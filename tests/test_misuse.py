@@ -135,7 +135,7 @@ def test_nan_loss_at_params():
 
 def test_not_callable_f():
     with pytest.raises(TypeError, match="callable"):
-        gc.check_grads(3.0, P, grads)
+        gc.grads_report(3.0, P, grads)
 
 
 def test_torch_tensors_as_params():

@@ -107,7 +107,7 @@ def test_marker_passes_strict_markers(mlp):
 def test_plugin_constants_agree_with_the_library():
     assert _options.ORACLES == checker.ORACLES
     assert _options.MODES == checker.MODES
-    sig = inspect.signature(gradcheck.check_grads)
+    sig = inspect.signature(gradcheck.grads_report)
     kw_only = [n for n, p in sig.parameters.items()
                if p.kind is p.KEYWORD_ONLY and n not in ("reference", "network")]  # per-call data, not settings
     assert tuple(kw_only) == _options.MARKER_KEYS
@@ -127,7 +127,7 @@ def test_marked(gradcheck):
 
 
 def test_fixture_without_marker(gradcheck):
-    report = gradcheck.check_grads(loss, PARAMS, backward)
+    report = gradcheck.grads_report(loss, PARAMS, backward)
     assert report.passed
 '''
 
@@ -157,19 +157,19 @@ from mlp_net import PARAMS, backward, loss
 
 
 def test_session(gradcheck):
-    r = gradcheck.check_grads(loss, PARAMS, backward, mode="full")
+    r = gradcheck.grads_report(loss, PARAMS, backward, mode="full")
     print("SESSION", r.seed, r.params[0].rtol)
 
 
 @pytest.mark.gradcheck(seed=11, rtol=0.01)
 def test_marker(gradcheck):
-    r = gradcheck.check_grads(loss, PARAMS, backward, mode="full")
+    r = gradcheck.grads_report(loss, PARAMS, backward, mode="full")
     print("MARKER", r.seed, r.params[0].rtol)
 
 
 @pytest.mark.gradcheck(seed=11, rtol=0.01)
 def test_explicit(gradcheck):
-    r = gradcheck.check_grads(loss, PARAMS, backward, mode="full", seed=5, rtol=0.5)
+    r = gradcheck.grads_report(loss, PARAMS, backward, mode="full", seed=5, rtol=0.5)
     print("EXPLICIT", r.seed, r.params[0].rtol)
 '''
 
@@ -198,11 +198,11 @@ def test_session_oracle_applies_to_grads_and_not_to_vjp_or_jacobian(mlp):
         import numpy as np
 
         def test_it(gradcheck):
-            r = gradcheck.check_grads(lambda p: (p ** 2).sum(), np.ones(3), lambda p: 2 * p)
+            r = gradcheck.grads_report(lambda p: (p ** 2).sum(), np.ones(3), lambda p: 2 * p)
             assert r.oracle == "both", r.oracle
-            v = gradcheck.check_vjp(lambda x: x ** 2, np.ones(3), np.ones(3), 2 * np.ones(3))
+            v = gradcheck.vjp_report(lambda x: x ** 2, np.ones(3), np.ones(3), 2 * np.ones(3))
             assert v.oracle == "fd" and v.passed
-            j = gradcheck.check_jacobian(lambda x: 3 * x, np.ones(2), 3 * np.eye(2))
+            j = gradcheck.jacobian_report(lambda x: 3 * x, np.ones(2), 3 * np.eye(2))
             assert j.passed
             assert len(gradcheck.reports) == 3
         ''')
@@ -216,17 +216,17 @@ def test_every_fixture_function_is_recorded(mlp):
         def test_all(gradcheck):
             f = lambda p: float(np.sum(p ** 3))
             gradcheck.assert_grads_match(f, np.ones(2), lambda p: 3 * p ** 2)
-            gradcheck.check_grads(f, np.ones(2), lambda p: 3 * p ** 2)
+            gradcheck.grads_report(f, np.ones(2), lambda p: 3 * p ** 2)
             gradcheck.assert_vjp_match(lambda x: x ** 2, np.ones(3), np.ones(3), 2 * np.ones(3))
-            gradcheck.check_vjp(lambda x: x ** 2, np.ones(3), np.ones(3), 2 * np.ones(3))
+            gradcheck.vjp_report(lambda x: x ** 2, np.ones(3), np.ones(3), 2 * np.ones(3))
             gradcheck.assert_jacobian_match(lambda x: 3 * x, np.ones(2), 3 * np.eye(2))
-            gradcheck.check_jacobian(lambda x: 3 * x, np.ones(2), 3 * np.eye(2))
+            gradcheck.jacobian_report(lambda x: 3 * x, np.ones(2), 3 * np.eye(2))
         ''')
     mlp.runpytest("--gradcheck-report=report.json").assert_outcomes(passed=1)
     checks = _report(mlp)["checks"]
     assert [c["function"] for c in checks] == [
-        "assert_grads_match", "check_grads", "assert_vjp_match", "check_vjp", "assert_jacobian_match",
-        "check_jacobian"]
+        "assert_grads_match", "grads_report", "assert_vjp_match", "vjp_report", "assert_jacobian_match",
+        "jacobian_report"]
     assert {c["kind"] for c in checks} == {"grads", "vjp", "jacobian"}
     assert all(c["test"] == "test_all.py::test_all" and c["passed"] for c in checks)
 
@@ -260,7 +260,7 @@ def test_usage_errors_are_not_gradient_failures(mlp):
 
         def test_u(gradcheck):
             with pytest.raises(ValueError, match="mode="):
-                gradcheck.check_grads(lambda p: float(np.sum(p)), np.ones(2), lambda p: p, mode="slow")
+                gradcheck.grads_report(lambda p: float(np.sum(p)), np.ones(2), lambda p: p, mode="slow")
         ''')
     mlp.runpytest().assert_outcomes(passed=1)
 

@@ -178,13 +178,13 @@ def test_full_mode_on_jax_functions_uses_vmap_and_agrees_with_the_loop(monkeypat
     calls = []
     real = batched.BatchedEvaluator.__call__
     monkeypatch.setattr(batched.BatchedEvaluator, "__call__", lambda self, rows: calls.append(len(rows)) or real(self, rows))
-    fast = gc.check_grads(f, p, g, oracle="fd", mode="full")
+    fast = gc.grads_report(f, p, g, oracle="fd", mode="full")
     assert calls and sum(calls) > 4 * 30
     monkeypatch.setattr(checker._Run, "_batched", lambda self: None)
-    slow = gc.check_grads(f, p, g, oracle="fd", mode="full")
+    slow = gc.grads_report(f, p, g, oracle="fd", mode="full")
     assert fast.passed and slow.passed
     for a, b in zip(fast.params, slow.params):
         assert a.max_abs == pytest.approx(b.max_abs, abs=1e-5)
     bad = {"x": g["x"], "W": g["W"].at[2, 3].multiply(1.01)}
-    report = gc.check_grads(f, p, bad, oracle="fd", mode="full")
+    report = gc.grads_report(f, p, bad, oracle="fd", mode="full")
     assert [r.path for r in report.failures] == ["params['W']"] and report.failures[0].worst_index == (2, 3)

@@ -15,13 +15,14 @@ from gradcheck.errors import (
     StructureMismatch,
 )
 from gradcheck.observers import add_observer, remove_observer
+from gradcheck.settings import set_default_mode
 from gradcheck.report import CheckReport, ParamReport
 
 __all__ = [
     "assert_grads_match", "grads_report", "assert_vjp_match", "vjp_report", "assert_jacobian_match",
     "jacobian_report", "CheckReport", "ParamReport", "GradientMismatch", "GradcheckUsageError",
     "StructureMismatch", "NonScalarOutput", "FunctionRaised", "NonDeterministic", "InPlaceMutation",
-    "NonNumericParams", "add_observer", "remove_observer",
+    "NonNumericParams", "add_observer", "remove_observer", "set_default_mode",
 ]
 __version__ = "0.1.0"
 

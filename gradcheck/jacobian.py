@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from gradcheck import fd
+from gradcheck.context import Options
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonNumericParams, StructureMismatch
@@ -18,12 +19,15 @@ from gradcheck.problem import to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
 
-def jacobian_report(f, x, jacobian, *, rtol=None, atol=None, seed=0, oracle="fd", mode="full", **unknown):
+def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol=None, seed=0) -> CheckReport:
     """Compare ``jacobian`` (shape f(x).shape + x.shape, or a function of x) with f's Jacobian."""
-    if unknown:
-        raise GradcheckUsageError(f"jacobian_report got unknown option(s): {', '.join(sorted(unknown))}")
+    Options(oracle=oracle, mode=mode, rtol=rtol, atol=atol, seed=seed).validate()
     if oracle not in ("fd", "auto"):
-        raise GradcheckUsageError("jacobian_report supports oracle='fd' (finite differences) only")
+        raise GradcheckUsageError(f"oracle={oracle!r}: jacobian_report compares with finite differences only "
+                                  f"(oracle='fd' or 'auto')")
+    if mode not in ("full", "auto"):
+        raise GradcheckUsageError(f"mode={mode!r}: jacobian_report checks every column (mode='full' or 'auto'); "
+                                  f"for random directions through a vector function use vjp_report")
     start = time.perf_counter()
     x_arr = to_numpy(x)
     if x_arr.dtype == bool or x_arr.dtype.kind not in "fiu":

@@ -136,6 +136,14 @@ class Problem:
         self.n_evals = 0
         self.cast = "float64"
 
+    def involves(self, framework: str) -> bool:
+        """True when f or params can involve ``framework`` ("jax" or "torch").
+
+        A leaf of that kind, or the framework already imported by the user's code
+        (f may build its arrays itself). Never imports the framework.
+        """
+        return framework in sys.modules or any(leaf.kind == framework for leaf in self.leaves)
+
     # -- building params -------------------------------------------------
     def build(self, x: np.ndarray, cast: str | None = None, *, u=None, tau: float = 0.0):
         """Fresh user-kind objects holding x (+ tau*u), float64 or the user's dtypes.

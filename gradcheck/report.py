@@ -51,6 +51,7 @@ class CheckReport:
     directional_rel_error: float | None = None
     notes: list = field(default_factory=list)
     kind: str = "grads"             # grads | vjp | jacobian
+    mode_reason: str = ""           # one sentence: why this mode ran
 
     @property
     def worst_rel_error(self) -> float | None:
@@ -99,8 +100,25 @@ def _v(x) -> str:
     return "n/a" if x is None else f"{x:.8g}"
 
 
+UNLOCALIZED_NOTE = ("your gradient disagrees with finite differences along random directions, but the "
+                    "wrong elements could not be localized; run with mode='full' to compare every element")
+
+
+def narrow_dtype_note(dtype) -> str:
+    return (f"your gradient is {dtype}: if these differences are its round-off, "
+            f"pass grads as a function (grads=lambda p: backward(p)) that also accepts "
+            f"float64 params, so gradcheck can measure that round-off, or loosen rtol/atol")
+
+
+def float32_inside_hint(max_rel: float) -> str:
+    return (f"the differences are at float32 precision (relative {max_rel:.1e}): "
+            f"does part of your computation run in float32? If so, that is its "
+            f"round-off: return float32 arrays, or pass rtol=1e-4")
+
+
 def format_report(r: CheckReport) -> str:
-    what = {"grads": "Gradients", "vjp": "Vector-Jacobian products", "jacobian": "Jacobian"}[r.kind]
+    what = {"grads": "Gradients", "vjp": "Vector-Jacobian products", "jacobian": "Jacobian",
+            "jvp": "Jacobian-vector products", "hvp": "Hessian-vector products"}[r.kind]
     oracle = _ORACLE_NAMES.get(r.oracle, r.oracle)
     verdict = "match" if r.passed else "do not match"
     bad = r.failures

@@ -27,6 +27,9 @@ _FLOORS = {
 }
 
 
+FLOOR_SIGMAS = 3.0        # directional floor: 3 standard deviations of the dtype's round-off
+ROUNDOFF_SIGMAS = 4.0     # observed float32 round-off (|g32 - g64|) allowed per element, in multiples
+
 MEASURED = Floor(rtol=1e-5, atol_frac=1e-6)  # float32 whose round-off was measured, added per element
 
 

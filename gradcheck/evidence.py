@@ -1,0 +1,114 @@
+"""From the blocks' evidence to a CheckReport: verdicts, resolution, diagnoses, hints.
+
+Nothing here evaluates f. The sentences themselves are written in report.py
+(the one place messages are built); this module decides which apply.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gradcheck import report as messages
+from gradcheck.context import Block, Context, Stepping
+from gradcheck.diagnose import ElementEvidence, diagnose_block
+from gradcheck.elements import compare_block
+from gradcheck.fast import FastOutcome
+from gradcheck.numerics import block_tolerance, step_units
+from gradcheck.report import CheckReport, ParamReport
+
+
+def assemble_report(ctx: Context, *, oracle: str, mode: str, mode_reason: str, stepping: Stepping | None,
+                    fast: FastOutcome | None, elapsed: float, kind: str) -> CheckReport:
+    user_tree = {b.leaf.path: b.user.reshape(b.leaf.shape) for b in ctx.blocks}
+    params = [param_report(ctx, b, user_tree, stepping, fast) for b in ctx.blocks]
+    if ctx.opts.network is not None and not all(p.passed for p in params):
+        catalog_diagnosis(ctx, params)
+    unlocalized = fast is not None and fast.unlocalized
+    passed = all(p.passed for p in params) and not unlocalized
+    notes = list(ctx.notes)
+    narrow = [b for b, p in zip(ctx.blocks, params) if not p.passed and np.dtype(b.dtype).itemsize < 8]
+    if narrow and all(b.roundoff is None for b in narrow):
+        notes.append(messages.narrow_dtype_note(narrow[0].dtype))
+    if unlocalized:
+        notes.append(messages.UNLOCALIZED_NOTE)
+    return CheckReport(
+        passed=passed, oracle=oracle, mode=mode, mode_reason=mode_reason, n_evals=ctx.problem.n_evals,
+        time=elapsed, seed=int(ctx.opts.seed), params=params, n_params=ctx.problem.n,
+        noise=None if stepping is None else float(np.max(stepping.sigma)),
+        step=None if stepping is None else stepping.t,
+        directional_rel_error=None if fast is None else fast.rel_error, notes=notes, kind=kind,
+    )
+
+
+def resolution(ctx: Context, b: Block, fast: FastOutcome | None) -> float | None:
+    """Smallest single-element error the random directions miss with under 1% probability.
+
+    Element j's error e enters a direction's residual as e * s_j * z_j / |z|, z
+    standard normal; the test flags |residual| > T. So it escapes one direction
+    with probability P(|N(0,1)| < sqrt(n) T / (s_j |e|)) <= 0.8 sqrt(n) T / (s_j |e|),
+    and all K directions with that to the power K.
+    """
+    if fast is None or not fast.tolerance:
+        return None
+    k = ctx.opts.directions
+    c = 0.8 / 0.01 ** (1.0 / k)
+    return float(c * np.sqrt(b.leaf.size) * fast.tolerance / np.median(step_units(ctx, b)))
+
+
+def param_report(ctx: Context, b: Block, user_tree: dict, stepping, fast) -> ParamReport:
+    leaf = b.leaf
+    rep = ParamReport(path=leaf.path, shape=tuple(leaf.shape), dtype=str(b.dtype), size=leaf.size,
+                      passed=not b.failed_directional, checked=b.checked,
+                      step=None if stepping is None else stepping.t, resolution=resolution(ctx, b, fast))
+    if not len(b.idx):
+        if not rep.passed:
+            rep.rtol, rep.atol = block_tolerance(ctx, b, 0.0)
+            rep.diagnosis = diagnose_block(leaf.path, user_tree, b.directional)
+        return rep
+    cmp = compare_block(ctx, b)
+    pos = b.idx[cmp.worst_index[0]]
+    rep.n_checked, rep.n_mismatch = cmp.n_total, cmp.n_mismatch
+    rep.max_abs, rep.max_rel = cmp.max_abs, cmp.max_rel
+    rep.worst_index = tuple(int(i) for i in np.unravel_index(int(pos), leaf.shape)) if leaf.shape else ()
+    rep.worst_actual, rep.worst_expected = cmp.worst_actual, cmp.worst_expected
+    k = int(np.flatnonzero(b.idx == pos)[0])
+    rep.worst_error_estimate = None if b.kink[k] else float(b.error[k])
+    if b.kink[k]:
+        rep.worst_kink_interval = (float(b.lo[k]), float(b.hi[k]))
+    finite_err = b.error[~b.kink & np.isfinite(b.error)]
+    rep.error_estimate = float(finite_err.max()) if finite_err.size else None
+    rep.rtol, rep.atol = cmp.rtol, cmp.atol
+    rep.passed = cmp.passed
+    if b.failed_directional and cmp.passed and b.checked in ("localized", "sampled"):
+        rep.passed = False  # the directional test failed; the elements seen so far do not show why
+    kink_idx = b.idx[b.kink]
+    rep.n_kinks = int(len(kink_idx))
+    rep.kink_indices = [tuple(int(i) for i in np.unravel_index(int(j), leaf.shape)) for j in kink_idx[:10]]
+    if not rep.passed:
+        ev = ElementEvidence(b.idx, b.expected, _abs_tol(cmp, b))
+        rep.diagnosis = diagnose_block(leaf.path, user_tree, ev if len(b.idx) >= 2 else b.directional)
+        spread = cmp.n_mismatch >= max(2, cmp.n_total // 2)  # round-off touches most elements
+        if np.dtype(b.dtype).itemsize >= 8 and cmp.max_rel is not None and 1e-9 < cmp.max_rel < 1e-3 \
+                and spread and not rep.diagnosis:
+            rep.diagnosis.append(messages.float32_inside_hint(cmp.max_rel))
+    return rep
+
+
+def catalog_diagnosis(ctx: Context, reports) -> None:
+    """Name the bug-catalog entries (reference_nets) that reproduce the user's wrong gradients."""
+    from gradcheck.reference_nets import CATALOG, diagnose
+
+    spec, x, t = ctx.opts.network
+    problem = ctx.problem
+    params = problem.unflatten(problem.x0)
+    grads = problem.unflatten(np.concatenate([b.user for b in ctx.blocks]))
+    if not isinstance(params, dict):
+        return
+    found = diagnose(spec, params, x, t, grads)
+    by_path = {f"{problem.root}[{k!r}]": names for k, names in found.items()}
+    for rep in reports:
+        for name in by_path.get(rep.path, []) if not rep.passed else []:
+            rep.diagnosis.insert(0, f"{CATALOG[name].title} (bug catalog: {name})")
+
+
+def _abs_tol(cmp, b: Block) -> np.ndarray:
+    return cmp.atol + cmp.rtol * np.abs(b.expected) + np.where(b.kink, 0.0, b.error)

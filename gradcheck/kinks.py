@@ -1,0 +1,26 @@
+"""Blocks whose random directions cross kinks (ReLU, max, abs): examined element by element.
+
+A directional derivative across a kink is not a number to compare with, so
+such a direction is inconclusive, never a failure. The block is then checked
+through its elements: all of them when it is small, a random sample otherwise
+(the note says so, and mode='full' checks all).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gradcheck.context import Block, Context, Stepping
+from gradcheck.elements import check_elements
+
+MAX_KINK_BLOCK = 64       # blocks with kinks but no failure: every element up to this size, else a sample
+SAMPLE = 32               # random elements checked in a large block
+
+
+def examine_kinked_block(ctx: Context, st: Stepping, b: Block) -> None:
+    """A block whose own directions met kinks but did not fail: check its elements."""
+    if b.leaf.size <= MAX_KINK_BLOCK:
+        check_elements(ctx, st, b, np.arange(b.leaf.size), "all elements")
+        return
+    check_elements(ctx, st, b, ctx.rng.choice(b.leaf.size, SAMPLE, replace=False), "sampled")
+    ctx.notes.append(f"{b.leaf.path}: random directions cross kinks (not differentiable there), so "
+                     f"{SAMPLE} random elements were checked one by one; mode='full' checks all of them")

@@ -4,13 +4,15 @@ from __future__ import annotations
 import sys
 
 _SUBCOMMANDS = {
-    "vanishing": ("reference_nets.vanishing", "main", "per-layer gradient norms with depth (document 001, section 6)"),
+    "demo": ("gradcheck.cli", "_demo", "run pytest --gradcheck and gradcheck audit on the bundled examples"),
     "audit": ("gradcheck.audit.cli", "main", "grade a folder of backprop submissions in a sandbox"),
+    "vanishing": ("gradcheck.reference_nets.vanishing", "main",
+                  "per-layer gradient norms with depth (Yoshida, \"A note on backprop\", section 6)"),
 }
 
 
 def _usage() -> str:
-    lines = ["usage: gradcheck <command> [options]", "", "commands:"]
+    lines = ["usage: gradcheck [--version] <command> [options]", "", "commands:"]
     for name, (_, _, about) in _SUBCOMMANDS.items():
         lines.append(f"  {name:<10} {about}")
     lines.append("")
@@ -18,11 +20,40 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gradcheck")
+    except PackageNotFoundError:   # running from a checkout that is not installed
+        return "unknown (not installed)"
+
+
+def _demo(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="gradcheck demo", description=(
+        "Copy the bundled examples into a new folder, run pytest --gradcheck on a numpy layer library (one "
+        "gradient wrong on purpose) and gradcheck audit on a class of five submissions, and say where the "
+        "JSON report and the HTML class report are."))
+    parser.add_argument("--out", metavar="DIR", help="an empty or new folder to work in (default: a new temporary folder)")
+    args = parser.parse_args(argv)
+    from gradcheck import demo
+
+    return demo.run(args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if argv and argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
+    if argv and argv[0] == "--version":
+        print(f"gradcheck {_version()}")
+        return 0
+    if not argv:
+        print(_usage(), file=sys.stderr)
+        return 2
     name, rest = argv[0], argv[1:]
     if name not in _SUBCOMMANDS:
         print(f"gradcheck: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
@@ -31,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     import importlib
 
     module = importlib.import_module(module_name)
-    return int(getattr(module, func_name)(rest) or 0)
+    try:
+        return int(getattr(module, func_name)(rest) or 0)
+    except OSError as exc:   # a file problem is the user's to fix: say which path, without a traceback
+        where = exc.filename if exc.filename is not None else ""
+        print(f"gradcheck {name}: {exc.strerror or exc}: {where}".rstrip(": "), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from pytest_plugin import _options, _summary
-from pytest_plugin._fixture import GradcheckFixture, remote_available
+from . import _options, _summary
+from ._fixture import GradcheckFixture, remote_available
 
 __all__ = ["GradcheckFixture", "pytest_addoption", "pytest_configure", "gradcheck", "submission"]
 
@@ -52,9 +52,11 @@ class _Session:
         self.settings = settings
         self.checks: list = []
         self.report_written: str | None = None
+        self.report_error: str | None = None
         self.current_item = None
         self.observing = None          # the gradcheck module we observe, once it is imported
         self.fixture_calls = 0         # > 0 while the gradcheck fixture runs a check
+        self.previous_mode = None      # the library's default mode before --gradcheck-mode changed it
 
     # -- recording checks: an observer on the library, registered once gradcheck is imported --
     def ensure_observer(self) -> None:
@@ -62,6 +64,10 @@ class _Session:
         if module is not None and self.observing is None and hasattr(module, "add_observer"):
             module.add_observer(self._observe)
             self.observing = module
+            mode = self.settings.values.get("mode")
+            if mode is not None and hasattr(module, "set_default_mode"):
+                # direct library calls follow --gradcheck-mode too (the fixture passes it explicitly)
+                self.previous_mode = module.set_default_mode(mode)
 
     def _observe(self, function: str, report) -> None:
         item = self.current_item
@@ -99,13 +105,26 @@ class _Session:
     def pytest_unconfigure(self, config) -> None:
         if self.observing is not None:
             self.observing.remove_observer(self._observe)
+            if self.previous_mode is not None:
+                self.observing.set_default_mode(self.previous_mode)
             self.observing = None
 
-    def pytest_report_header(self, config: pytest.Config):
+    def _header(self, state: str) -> str:
         s = self.settings
-        state = "enabled" if s.enabled else "marked tests skipped (use --gradcheck)"
-        extra = "".join(f", {k}={v}" for k, v in s.values.items() if k in ("oracle", "rtol", "atol"))
-        return [f"gradcheck: seed={s.seed}{extra}, {state}"]
+        extra = "".join(f", {k}={v}" for k, v in s.values.items() if k in ("mode", "oracle", "rtol", "atol"))
+        return f"gradcheck: seed={s.seed}{extra}, {state}"
+
+    def pytest_report_header(self, config: pytest.Config):
+        """With --gradcheck (or the ini key) the header says so; otherwise nothing is printed here."""
+        if self.settings.enabled:
+            return [self._header("enabled")]
+        return []
+
+    def pytest_report_collectionfinish(self, config, start_path, items):
+        """Without --gradcheck, a line only where the session has gradcheck-marked tests (they are skipped)."""
+        if self.settings.enabled or not any(i.get_closest_marker("gradcheck") for i in items):
+            return []
+        return [self._header("marked tests skipped (use --gradcheck)")]
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pycollect_makeitem(self, collector, name, obj):
@@ -132,7 +151,11 @@ class _Session:
         report = yield
         checks = item.stash.get(CHECKS_KEY, None)
         if checks:
-            setattr(report, REPORT_ATTR, list(checks))
+            # a failed check is expected when the test accepted it: the test passed anyway (pytest.raises,
+            # or it inspected a failed report) or it is marked xfail and failed as expected
+            accepted = report.passed or hasattr(report, "wasxfail")
+            setattr(report, REPORT_ATTR, [dict(c, expected_failure=accepted and not c.get("passed"))
+                                          for c in checks])
             checks.clear()
         return report
 
@@ -142,7 +165,12 @@ class _Session:
     def pytest_sessionfinish(self, session) -> None:
         path = self.settings.values.get("report")
         if path and not _is_worker(self.config):
-            _summary.write_json_atomically(path, _summary.report_document(self.checks, self.settings))
+            try:
+                _summary.write_json_atomically(path, _summary.report_document(self.checks, self.settings))
+            except OSError as exc:
+                self.report_error = f"gradcheck: could not write the report {path}: {exc.strerror or exc}"
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                return
             self.report_written = path
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
@@ -152,6 +180,8 @@ class _Session:
         _summary.write_summary(terminalreporter, self.checks, self.settings.seed, quiet)
         if self.report_written and not quiet:
             terminalreporter.write_line(f"gradcheck report: {self.report_written}")
+        if self.report_error:
+            terminalreporter.write_line(self.report_error, red=True)
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ class GradcheckFixture:
         __tracebackhide__ = True
         import gradcheck
 
-        name = "assert_" + function[len("check_"):] + "_match"
+        name = "assert_" + function[:-len("_report")] + "_match"     # grads_report -> assert_grads_match
         try:
             with self._recording():
                 report = getattr(gradcheck, name)(*args, **self.options_for(function, explicit))

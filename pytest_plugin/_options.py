@@ -17,7 +17,7 @@ from typing import NamedTuple
 import pytest
 
 ORACLES = ("auto", "fd", "jax", "both")
-MODES = ("fast", "full")
+MODES = ("auto", "fast", "full")
 MARKER_KEYS = ("oracle", "mode", "rtol", "atol", "seed", "directions")
 DEFAULT_SEED = 0  # the library's default; shown in the report header
 
@@ -123,6 +123,9 @@ SETTINGS = (
     Setting("oracle", "--gradcheck-oracle", "gradcheck_oracle", "string", parse_oracle,
             "default oracle for grads_report: auto (JAX when f is traceable and grads are given, "
             "else finite differences), fd, jax or both", "{" + ",".join(ORACLES) + "}"),
+    Setting("mode", "--gradcheck-mode", "gradcheck_mode", "string", parse_mode,
+            "default mode of every check: auto (the full element-by-element check where it is cheap, the fast "
+            "directional check beyond), fast or full", "{" + ",".join(MODES) + "}"),
     Setting("rtol", "--gradcheck-rtol", "gradcheck_rtol", "float", parse_tol,
             "default relative tolerance (default: derived from the gradient's dtype)", "RTOL"),
     Setting("atol", "--gradcheck-atol", "gradcheck_atol", "float", parse_tol,
@@ -243,6 +246,6 @@ def marker_options(item) -> dict:
     return merged
 
 
-MARKER_DOC = ("gradcheck(*, oracle='auto', mode='fast', rtol=None, atol=None, seed=0, directions=2): "
+MARKER_DOC = ("gradcheck(*, oracle='auto', mode='auto', rtol=None, atol=None, seed=0, directions=2): "
               "a gradient check test; runs only with --gradcheck (skipped otherwise). The keywords override "
               "the session's --gradcheck-* settings for the gradcheck fixture's calls in this test.")

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reference_nets import (CATALOG, NetSpec, backprop, backprop_loops, diagnose, forward, init_params,
+from gradcheck.reference_nets import (CATALOG, NetSpec, backprop, backprop_loops, diagnose, forward, init_params,
                             input_jacobian, input_jacobian_batch)
-from reference_nets._activations import logistic
+from gradcheck.reference_nets._activations import logistic
 
 try:  # tests/ may or may not be a package
     from tests.test_reference_nets_strategies import data, nets, no_dead_relu

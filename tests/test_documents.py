@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_nets import NetSpec, backprop, forward, init_params, loss
-from reference_nets.documents import (WEIGHTS_000, d_epsilon_d_w1_paths, epsilon_000, forward_000, gradients_000,
+from gradcheck.reference_nets import NetSpec, backprop, forward, init_params, loss
+from gradcheck.reference_nets.documents import (WEIGHTS_000, d_epsilon_d_w1_paths, epsilon_000, forward_000, gradients_000,
                                       hidden_weight_gradient_003, netspec_000, weights_from_params_000)
 
 finite = st.floats(-3, 3, allow_nan=False)

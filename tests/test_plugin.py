@@ -14,9 +14,9 @@ import sys
 import pytest
 
 import gradcheck
-import pytest_plugin
+import gradcheck_pytest
 from gradcheck import checker
-from pytest_plugin import _options
+from gradcheck_pytest import _options
 
 # A small numpy network: one hidden tanh layer, half-SSE loss, and its backward written by hand.
 MLP = '''
@@ -510,7 +510,7 @@ def test_xdist_summary_and_report_hold_every_workers_checks(mlp):
 
 
 def test_loading_the_plugin_imports_neither_jax_nor_gradcheck(pytester):
-    code = ("import sys, pytest_plugin; "
+    code = ("import sys, gradcheck_pytest; "
             "print('LOADED', sorted(m for m in ('jax', 'gradcheck', 'numpy') if m in sys.modules))")
     result = pytester.run(sys.executable, "-c", code)
     result.stdout.fnmatch_lines(["LOADED []"])
@@ -539,10 +539,10 @@ def test_collecting_imports_neither_jax_nor_gradcheck(pytester):
 def test_plugin_is_registered_under_its_entry_point_name(pytester):
     pytester.makepyfile(test_a='''
         def test_a(request):
-            assert request.config.pluginmanager.get_plugin("gradcheck").__name__ == "pytest_plugin"
+            assert request.config.pluginmanager.get_plugin("gradcheck").__name__ == "gradcheck_pytest"
         ''')
     pytester.runpytest().assert_outcomes(passed=1)
-    assert pytest_plugin.REPORT_ATTR == "gradcheck_checks"
+    assert gradcheck_pytest.REPORT_ATTR == "gradcheck_checks"
 
 
 # -- the README section's examples are true -------------------------------------------------------

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import reference_nets as rn
-from reference_nets import (ACTIVATIONS, TARGETS, NetSpec, backprop, backprop_loops, forward, init_params,
+from gradcheck import reference_nets as rn
+from gradcheck.reference_nets import (ACTIVATIONS, TARGETS, NetSpec, backprop, backprop_loops, forward, init_params,
                             input_jacobian, input_jacobian_batch, jax_twin, loss)
 
-from reference_nets._matrix import forward_cache
+from gradcheck.reference_nets._matrix import forward_cache
 try:  # tests/ may or may not be a package
     from tests.test_reference_nets_strategies import data, nets
 except ImportError:
@@ -198,6 +198,6 @@ def test_params_and_bug_validation():
 
 
 def test_import_needs_numpy_only():
-    code = ("import sys, reference_nets; bad = [m for m in ('jax', 'gradcheck', 'matplotlib', 'hypothesis') "
+    code = ("import sys, gradcheck.reference_nets; bad = [m for m in ('jax', 'torch', 'matplotlib', 'hypothesis') "
             "if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from reference_nets import ACTIVATIONS, TARGETS, NetSpec, init_params
-from reference_nets._matrix import forward_cache
+from gradcheck.reference_nets import ACTIVATIONS, TARGETS, NetSpec, init_params
+from gradcheck.reference_nets._matrix import forward_cache
 
 
 @st.composite

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from reference_nets import NetSpec, backprop, init_params
-from reference_nets.vanishing import PLOT_HINT, layer_gradient_norms, main
+from gradcheck.reference_nets import NetSpec, backprop, init_params
+from gradcheck.reference_nets.vanishing import PLOT_HINT, layer_gradient_norms, main
 
 
 def decay(norms) -> float:

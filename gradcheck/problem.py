@@ -111,7 +111,8 @@ class Problem:
 
     def __init__(self, f, params, *, root: str = "params", call=None):
         if not callable(f):
-            raise TypeError(f"f must be callable (f(params) -> scalar loss); got {type(f).__name__}")
+            swapped = " (f and params swapped? the order is f, params, grads)" if callable(params) else ""
+            raise TypeError(f"f must be callable (f(params) -> scalar loss); got {type(f).__name__}{swapped}")
         self.f = f
         self.root = root
         self.call = call or (lambda fn, p: fn(p))

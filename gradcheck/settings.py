@@ -4,7 +4,7 @@ from __future__ import annotations
 from gradcheck.context import MODES
 from gradcheck.errors import GradcheckUsageError
 
-_default = {"mode": "fast"}
+_default = {"mode": "auto"}
 
 
 def set_default_mode(mode: str) -> str:

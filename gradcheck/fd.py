@@ -100,6 +100,7 @@ def choose_step(noise: Noise, *, lo: float = 1e-7, hi: float = 0.1) -> float:
 
 OFFSETS = (-4, -2, -1, 1, 2, 4)   # where central() evaluates phi, in units of the step t
 REFINE = 16                       # derivative() retries at t/REFINE
+MIN_STEP = 1e-12                  # the smallest step (directions are scaled by |x|: relative)
 
 
 def central(phi, f0, t: float, sigma) -> Estimate:
@@ -150,12 +151,21 @@ def step_scale(x: np.ndarray, rms: float) -> np.ndarray:
     return np.maximum(s, rms if rms > 0 else 1.0, out=s)
 
 
-def derivative(phi, f0, t: float, sigma, *, refine: bool = True) -> Estimate:
-    """central(), retried once at t/REFINE where truncation dominates or a kink shows.
+def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float = MIN_STEP) -> Estimate:
+    """central(), retried at halved steps while that helps; the best estimate wins.
 
-    A smaller step tells a nearby kink (gone at the smaller step) from one at the
-    point itself, and rescues strongly curved directions; the smaller error wins.
+    A piecewise-smooth phi (ReLU, max-pool) is smooth on an interval around 0
+    unless a kink sits exactly at 0. Where the table shows a kink, or an error
+    bar far above its round-off (a kink crossed by the outer points), the step
+    halves (two new evaluations each time: the others are reused) until the
+    table is clean, or until the kink's jump has held its size over an 8-fold
+    range of steps: a kink at the point, whose jump does not change with the
+    step, while crossed kinks make it wander and then leave the table.
+    Halving stops where the round-off at the next step, 6 sigma / t, would
+    exceed what it could gain, or at min_step; the error bar always holds the
+    round-off of the step actually used (report it as the resolution).
     """
+    phi = _Memo(phi)
     est = central(phi, f0, t, sigma)
     if not np.all(np.isfinite(est.value)):
         # f is not finite within the step (a domain boundary: log of a tiny positive
@@ -168,21 +178,57 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True) -> Estimate:
             est = central(phi, f0, t, sigma)
     if not refine:
         return est
-    if not np.any(needs_refine(est, sigma, t)) or t / REFINE < 1e-9:
-        return est
-    small = central(phi, f0, t / REFINE, sigma)
-    # A kink at the point itself keeps its jump at every step, while the threshold
-    # (40 sigma / t) grows as t shrinks: only a jump that really shrank means the
-    # kink was nearby, not here, and the finer step is clean of it.
-    resolved = est.kink & ~small.kink & (small.jump < 0.1 * est.jump)
-    better = ((small.error < est.error) & ~small.kink & ~est.kink) | resolved
-    pick = lambda a, b: np.where(better, b, a)  # noqa: E731
-    return Estimate(
-        value=pick(est.value, small.value),
-        error=pick(est.error, small.error),
-        kink=np.where(better, small.kink, est.kink),
-        lo=pick(est.lo, small.lo),
-        hi=pick(est.hi, small.hi),
-        step=t if not np.any(better) else t / REFINE,
-        jump=pick(est.jump, small.jump),
-    )
+    sigma = np.asarray(sigma, dtype=np.float64)
+    shape = np.shape(est.value)
+    best = est                                   # the smallest error bar among clean tables
+    clean = ~est.kink
+    steps = np.full(shape, t)
+    held = np.zeros(shape, dtype=int)            # halvings over which a kink's jump held its size
+    stale = np.zeros(shape, dtype=int)           # halvings without a better clean table
+    active = needs_refine(est, sigma, t)
+    while np.any(active) and t / 2 >= min_step:
+        h = t / 2
+        # the round-off at the smaller step must stay below what halving can gain
+        gain = np.where(clean, best.error, np.maximum(est.error, est.jump))
+        active &= 6.0 * sigma / h < gain
+        if not np.any(active):
+            break
+        small = central(phi, f0, h, sigma)
+        # a kink at the point keeps its jump (to within noise and curvature) at every step;
+        # crossed kinks make it wander, then leave the table
+        steady = np.abs(small.jump - est.jump) <= 0.1 * est.jump
+        held = np.where(est.kink & steady, held + 1, 0)
+        at_point = est.kink & steady & ((held >= 3) | ~small.kink)   # (noise can hide it at the smaller step)
+        improves = active & ~at_point & ~small.kink & (~clean | (small.error < best.error))
+        best = _pick(improves, best, small)
+        steps = np.where(improves, h, steps)
+        clean |= improves
+        stale = np.where(improves, 0, stale + 1)
+        kept = active & ~clean
+        est = _pick(kept & ~at_point, est, small)
+        steps = np.where(kept & ~at_point, h, steps)
+        # kinked tables go on until clean or confirmed at the point; clean ones while they improve
+        active &= ~at_point & (~clean | (needs_refine(best, sigma, h) & (stale < 3)))
+        t = h
+    out = _pick(clean, est, best)
+    out.step = float(np.min(steps))
+    return out
+
+
+class _Memo:
+    """phi with its values remembered: halving the step reuses four of six points."""
+
+    def __init__(self, phi):
+        self.phi = phi
+        self.values = {}
+
+    def __call__(self, tau):
+        if tau not in self.values:
+            self.values[tau] = self.phi(tau)
+        return self.values[tau]
+
+
+def _pick(mask, a: Estimate, b: Estimate) -> Estimate:
+    pick = lambda x, y: np.where(mask, y, x)  # noqa: E731
+    return Estimate(value=pick(a.value, b.value), error=pick(a.error, b.error), kink=pick(a.kink, b.kink),
+                    lo=pick(a.lo, b.lo), hi=pick(a.hi, b.hi), step=a.step, jump=pick(a.jump, b.jump))

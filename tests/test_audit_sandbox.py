@@ -1,16 +1,13 @@
 """The sandbox on its own: limits, kills, privileges, and the data-only protocol."""
 from __future__ import annotations
 
-import io
-import json
 import os
-import struct
 import time
 
 import numpy as np
 import pytest
 
-from gradcheck.audit.sandbox import Limits, ProtocolError, Sandbox, copy_submission, decode_reply
+from gradcheck.audit.sandbox import Limits, Sandbox, copy_submission
 
 PROBE = os.path.join(os.path.dirname(__file__), "audit_fixtures", "_sandbox_probe")
 
@@ -38,7 +35,7 @@ def test_round_trip_of_arrays_and_dicts(sb):
     assert out.value["W1"].dtype == np.float64
     assert sb.call("float32").value.dtype == np.float32
     ints = sb.call("integers").value
-    assert ints.dtype == np.float64 and ints.tolist() == [1, 2, 3]
+    assert ints == [1, 2, 3] and all(type(i) is int for i in ints)  # wire values keep their Python type
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
@@ -67,7 +64,7 @@ def _timeout_kills(sb):
     assert sb.call("count").value == 2
     pid = sb._proc.pid
     start = time.monotonic()
-    out = sb.call("fork_and_hang", timeout=1.0)
+    out = sb.invoke("call", "fork_and_hang", timeout=1.0)
     assert out.kind == "timeout" and out.message == "timed out after 1 s"
     assert time.monotonic() - start < 3
     assert not _alive(pid)
@@ -116,43 +113,3 @@ def test_copy_skips_links_and_special_files(tmp_path):
     skipped = copy_submission(str(src), str(tmp_path / "dst"))
     assert sorted(skipped) == ["fifo", "shadow"]
     assert (tmp_path / "dst" / "pkg" / "m.py").read_text() == "y = 2\n"
-
-
-def _npy(a):
-    buf = io.BytesIO()
-    np.save(buf, a, allow_pickle=True)
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize("header, payload, words", [
-    (b"not json", b"", "not JSON"),
-    (json.dumps({"status": "pwned"}).encode(), b"", "no valid status"),
-    (json.dumps({"status": "ok", "value": {"$a": 0}, "blobs": [[0, 10]]}).encode(), b"\x93NUMPY" + b"\0" * 4,
-     "not a valid .npy"),
-    (json.dumps({"status": "ok", "value": {"$a": 0}, "blobs": [[0, 0]]}).encode(), b"", "not a valid .npy"),
-    (json.dumps({"status": "ok", "value": {"$a": 3}, "blobs": []}).encode(), b"", "missing array"),
-    (json.dumps({"status": "ok", "value": {"$x": 0}}).encode(), b"", "not an array or a dict"),
-    (json.dumps({"status": "ok", "value": {"$a": 0}, "blobs": [[0, 5000]]}).encode(), b"", "malformed"),
-])
-def test_replies_are_validated(header, payload, words):
-    with pytest.raises(ProtocolError, match=words):
-        decode_reply(header, payload, 1000)
-
-
-def test_pickled_and_non_float_arrays_are_refused():
-    obj = _npy(np.array([object()], dtype=object))
-    head = json.dumps({"status": "ok", "value": {"$a": 0}, "blobs": [[0, len(obj)]]}).encode()
-    with pytest.raises(ProtocolError, match="not a valid .npy"):
-        decode_reply(head, obj, 1000)
-    strings = _npy(np.array(["a"]))
-    head = json.dumps({"status": "ok", "value": {"$a": 0}, "blobs": [[0, len(strings)]]}).encode()
-    with pytest.raises(ProtocolError, match="not float32/float64"):
-        decode_reply(head, strings, 1000)
-    big = _npy(np.zeros(2000))
-    head = json.dumps({"status": "ok", "value": {"$a": 0}, "blobs": [[0, len(big)]]}).encode()
-    with pytest.raises(ProtocolError, match="more than 1000 numbers"):
-        decode_reply(head, big, 1000)
-    ok = _npy(np.arange(3, dtype=">f8"))
-    head = json.dumps({"status": "ok", "value": {"$d": {"W1": {"$a": 0}}}, "blobs": [[0, len(ok)]]}).encode()
-    _, value = decode_reply(head, ok, 1000)
-    assert value["W1"].tolist() == [0, 1, 2] and value["W1"].dtype == np.float64

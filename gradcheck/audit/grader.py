@@ -68,14 +68,14 @@ class SubmissionResult:
 
 
 def spec_for(a: Assignment, arch: Architecture):
-    from reference_nets import NetSpec
+    from gradcheck.reference_nets import NetSpec
 
     return NetSpec(sizes=arch.sizes, activations=a.activations, bias=a.bias, layout=a.layout, target=a.target)
 
 
 def make_cases(a: Assignment) -> list:
     """The networks, data and exact answers: seeded, so every submission and every run sees the same."""
-    import reference_nets as rn
+    from gradcheck import reference_nets as rn
 
     cases = []
     for i, arch in enumerate(a.architectures):
@@ -103,7 +103,7 @@ def _describe_mismatch(label: str, cmp) -> str:
 
 
 def _bug_sentence(name: str, what: str) -> str:
-    from reference_nets import CATALOG
+    from gradcheck.reference_nets import CATALOG
 
     bug = CATALOG[name]
     return f"    diagnosis: your {what} equals backprop that {bug.title} ({name}): {bug.description}"
@@ -141,6 +141,8 @@ def _printed(out) -> str:
 
 
 def _array_problem(v, shape, what: str) -> str | None:
+    if not isinstance(v, np.ndarray) and hasattr(v, "type_name"):
+        return f"{what} should be an array of shape {shape}, got a {v.type_name}"
     if not isinstance(v, np.ndarray):
         return f"{what} should be an array of shape {shape}, got a dict" if isinstance(v, dict) \
             else f"{what} should be an array of shape {shape}"
@@ -223,7 +225,7 @@ def _check_backward(a, case, out, fname, pts):
 
 def _diagnose_backward(case, got, wrong, lines) -> list:
     """Append catalog and pattern explanations under each wrong key's lines."""
-    import reference_nets as rn
+    from gradcheck import reference_nets as rn
     from gradcheck.diagnose import diagnose_patterns
 
     full = {k: (got[k] if k in got and isinstance(got[k], np.ndarray) else np.full(v.shape, np.nan))
@@ -251,7 +253,7 @@ def _diagnose_backward(case, got, wrong, lines) -> list:
 
 
 def _check_jacobian(a, case, out, fname, pts):
-    import reference_nets as rn
+    from gradcheck import reference_nets as rn
 
     name = f"jacobian · net {case.arch.label}"
     if not out.ok:
@@ -293,6 +295,21 @@ def _check_jacobian(a, case, out, fname, pts):
 _CHECKERS = {"forward": _check_forward, "backward": _check_backward, "jacobian": _check_jacobian}
 
 
+def _arrays_from_lists(v):
+    """Nested lists of numbers (a loop-style answer) -> a float array; dicts keep their keys."""
+    if isinstance(v, dict):
+        return {k: _arrays_from_lists(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        try:
+            a = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            return v
+        return a
+    if isinstance(v, np.ndarray) and v.dtype.kind in "biu":
+        return v.astype(float)
+    return v
+
+
 class _Skipped:
     """Stands in for a call that was not made (import failed, or the function keeps timing out)."""
 
@@ -325,6 +342,8 @@ def grade(a: Assignment, call, name: str, cases: list | None = None, *, notes=()
                 out = _Skipped(f"not run: {fname}() already timed out twice")
             else:
                 out = call(fname, *args)
+            if out.ok:
+                out.value = _arrays_from_lists(out.value)
             if out.kind == "timeout":
                 timeouts[fname] = timeouts.get(fname, 0) + 1
             if out.kind == "import":

@@ -11,12 +11,9 @@ import ctypes
 import json
 import os
 import resource
-import struct
 import sys
 import traceback
 
-MAGIC = b"GCF1"
-_HEAD = struct.Struct(">4sII")
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
@@ -24,68 +21,16 @@ PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 38, 36
 
 
 # ----------------------------------------------------------------------------- framing
-def read_exact(fd, n):
-    chunks, left = [], n
-    while left:
-        b = os.read(fd, min(left, 1 << 20))
-        if not b:
-            raise EOFError
-        chunks.append(b)
-        left -= len(b)
-    return b"".join(chunks)
+def load_wire():
+    """wire.py (the format shared with the grader) sits next to this file; loaded by path,
+    so neither a package nor gradcheck has to be importable here."""
+    import importlib.util
 
-
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def encode(tree_header, arrays):
-    """Frame = magic, header length, payload length, JSON header, concatenated .npy blobs."""
-    import io
-
-    import numpy as np
-
-    blobs, index, offset = [], [], 0
-    for a in arrays:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, a, allow_pickle=False)
-        b = buf.getvalue()
-        blobs.append(b)
-        index.append([offset, len(b)])
-        offset += len(b)
-    tree_header = dict(tree_header, blobs=index)
-    head = json.dumps(tree_header).encode()
-    payload = b"".join(blobs)
-    return _HEAD.pack(MAGIC, len(head), len(payload)) + head + payload
-
-
-def decode(fd):
-    """Read one request from the (trusted) parent."""
-    import io
-
-    import numpy as np
-
-    magic, hlen, plen = _HEAD.unpack(read_exact(fd, _HEAD.size))
-    if magic != MAGIC:
-        raise EOFError
-    header = json.loads(read_exact(fd, hlen))
-    payload = read_exact(fd, plen)
-    arrays = [np.lib.format.read_array(io.BytesIO(payload[o:o + n]), allow_pickle=False)
-              for o, n in header.get("blobs", [])]
-    return header, arrays
-
-
-def unpack_tree(node, arrays):
-    if isinstance(node, dict):
-        if "$a" in node:
-            return arrays[node["$a"]].copy()
-        if "$d" in node:
-            return {k: unpack_tree(v, arrays) for k, v in node["$d"].items()}
-        if "$l" in node:
-            return [unpack_tree(v, arrays) for v in node["$l"]]
-    return node
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py")
+    spec = importlib.util.spec_from_file_location("_gradcheck_wire", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 # ----------------------------------------------------------------------------- lock-down
@@ -267,32 +212,134 @@ def describe_error(exc, workdir, kind="exception"):
     return {"status": "error", "kind": kind, "type": name, "message": message, "traceback": tb}
 
 
-def to_plain(value, max_elements):
-    """Student return value -> (JSON tree, arrays); float32 stays float32, everything else float64."""
+class Handles:
+    """Objects that stay in this process (caches, instances, classes); the grader holds only ids."""
+
+    def __init__(self, limit=1_000_000):
+        self.objects, self.next_id, self.limit = {}, 1, limit
+
+    def add(self, obj):
+        if len(self.objects) >= self.limit:
+            raise MemoryError(f"more than {self.limit} objects kept for the grader")
+        hid, self.next_id = self.next_id, self.next_id + 1
+        self.objects[hid] = obj
+        return hid, type_label(obj)
+
+    def get(self, hid, type_name=""):
+        if hid not in self.objects:
+            raise StaleHandle(f"the object {type_name or ''} the grader refers to no longer exists "
+                              f"in this process (it was made by an earlier run of your code)")
+        return self.objects[hid]
+
+
+class StaleHandle(Exception):
+    pass
+
+
+class Missing(Exception):
+    pass
+
+
+def type_label(obj):
     import numpy as np
 
-    arrays, total = [], [0]
+    if isinstance(obj, np.ndarray):
+        return f"numpy array of dtype {safe_text(lambda: str(obj.dtype), 60)}"
+    return safe_text(lambda: type(obj).__name__, 100)
 
-    def arr(v, where):
-        a = np.asarray(v)
-        if a.dtype.kind not in "biuf":
-            raise TypeError(f"{where} has dtype {a.dtype}; return numbers (a float numpy array)")
-        total[0] += a.size
-        if a.size > max_elements or total[0] > max_elements:
-            raise ValueError(f"{where} has {a.size} elements; the limit for a return value is {max_elements}")
-        a = np.ascontiguousarray(a, dtype=np.float32 if a.dtype in (np.float32, np.float16) else np.float64)
-        arrays.append(a)
-        return {"$a": len(arrays) - 1}
 
-    if isinstance(value, dict):
-        tree = {}
-        for k in list(value.keys()):
-            if not isinstance(k, str):
-                raise TypeError(f"the returned dict has a key {safe_text(lambda: repr(k), 80)}; keys must be "
-                                f"strings like 'W1'")
-            tree[str(k)] = arr(value[k], f"the returned dict's {k!r}")
-        return {"$d": tree}, arrays
-    return arr(value, "the return value"), arrays
+def to_wire(wire, value, handles, max_elements):
+    """Student return value -> (JSON node, arrays); anything that is not data stays here as a handle."""
+    node, arrays = wire.dump_value(value, handles.add)
+    total = 0
+    for _, shape, _, _, _ in arrays:
+        n = 1
+        for d in shape:
+            n *= d
+        total += n
+    if total > max_elements:
+        raise ValueError(f"the return value holds {total} numbers; the limit for a return value is {max_elements}")
+    return node, arrays
+
+
+def module_file(name):
+    """'cs231n.layers' -> 'cs231n/layers.py' (what a student calls the file)."""
+    return name.replace(".", "/") + ".py"
+
+
+def lookup(obj, dotted, label, function=True):
+    """getattr along 'Class.attr'; a missing part is Missing, naming the whole dotted name."""
+    for part in dotted.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise Missing(f"{label} does not define " + (f"{dotted}" if "." in dotted or not function
+                                                          else f"a function {dotted}()")) from None
+    return obj
+
+
+def serve(req, payload, state, wire, cfg):
+    """One request -> (reply header, arrays).  Student code runs only inside this function."""
+    op = req.get("op")
+    handles = state["handles"]
+    arrays = wire.load_arrays(req.get("arrays", []), payload, 1 << 40)
+    if op == "import":
+        return do_import(req, state, cfg), []
+    if state["module"] is None:
+        raise Missing("the module was not imported")
+    resolve = handles.get
+    args = wire.load_value(req.get("args", {"$t": []}), arrays, resolve)
+    kwargs = wire.load_value(req.get("kwargs", {"$d": {}}), arrays, resolve)
+    name = req.get("name", "")
+    label = state["label"]
+    if op == "call":
+        fn = lookup(state["module"], name, label)
+        if not callable(fn):
+            raise Missing(f"{label} defines {name}, but it is not a function or class")
+        result = fn(*args, **kwargs)
+    elif op in ("call_method", "get_attr", "set_attr"):
+        hid = req.get("handle")
+        obj = state["module"] if hid is None else handles.get(hid)
+        owner = label if hid is None else f"the {type_label(obj)} object"
+        if op == "set_attr":
+            setattr(obj, name, wire.load_value(req.get("value"), arrays, resolve))
+            result = None
+        else:
+            target = lookup(obj, name, owner, function=op == "call_method")
+            if op == "call_method":
+                if not callable(target):
+                    raise Missing(f"{owner}'s {name} is not a method")
+                result = target(*args, **kwargs)
+            else:
+                result = target
+    elif op == "release":
+        for hid in req.get("handles", []):
+            handles.objects.pop(hid, None)
+        result = None
+    else:
+        raise Missing(f"unknown request {op!r}")
+    node, out = to_wire(wire, result, handles, cfg.get("max_elements", 10_000_000))
+    return {"status": "ok", "value": node}, out
+
+
+def do_import(req, state, cfg):
+    workdir = state["workdir"]
+    root = os.path.normpath(os.path.join(workdir, req.get("root") or ""))
+    if root != workdir and not root.startswith(workdir + os.sep):
+        raise Missing("the module's root folder is outside the submission")
+    if cfg.get("allowed_imports") is not None:
+        sys.meta_path.insert(0, ImportGuard(cfg["allowed_imports"], root))
+    sys.path.insert(0, root)
+    name = req["module"]
+    rel = os.path.join(os.path.relpath(root, workdir), module_file(name)) if root != workdir else module_file(name)
+    state["label"] = rel.replace(os.sep, "/")
+    if not os.path.isfile(os.path.join(root, module_file(name))) and \
+            not os.path.isfile(os.path.join(root, name.replace(".", os.sep), "__init__.py")):
+        raise Missing(f"there is no {state['label']} in the submission")
+    import importlib
+
+    state["module"] = importlib.import_module(name)
+    return {"status": "ok", "value": None}
 
 
 def flush_output():
@@ -316,59 +363,33 @@ def main():
     sys.dont_write_bytecode = True
     import numpy  # noqa: F401 - once per child, before the clock of any call starts
 
-    module = None
-    write_all(wfd, encode({"status": "ready", "notes": notes, "euid": euid, "pid": os.getpid()}, []))
+    wire = load_wire()
+    state = {"module": None, "handles": Handles(), "workdir": workdir, "label": "the module"}
+    wire.write_all(wfd, wire.pack({"status": "ready", "notes": notes, "euid": euid, "pid": os.getpid()}))
     while True:
         try:
-            req, arrays = decode(rfd)
-        except EOFError:
+            req, payload = wire.read_frame(rfd)
+        except (EOFError, wire.WireError):
             os._exit(0)
         op = req.get("op")
         try:
-            if op == "import":
-                if cfg.get("allowed_imports") is not None:
-                    sys.meta_path.insert(0, ImportGuard(cfg["allowed_imports"], workdir))
-                sys.path.insert(0, workdir)
-                name = req["module"]
-                if not os.path.exists(os.path.join(workdir, name + ".py")) and \
-                        not os.path.isdir(os.path.join(workdir, name)):
-                    reply = {"status": "error", "kind": "missing", "type": "FileNotFoundError",
-                             "message": f"there is no {name}.py in the submission", "traceback": ""}
-                    flush_output()
-                    write_all(wfd, encode(reply, []))
-                    continue
-                import importlib
-
-                module = importlib.import_module(name)
-                out = {"status": "ok", "value": None}, []
-            elif op == "call":
-                fname = req["function"]
-                fn = getattr(module, fname, None)
-                if not callable(fn):
-                    reply = {"status": "error", "kind": "missing", "type": "AttributeError",
-                             "message": f"{cfg.get('module_label', 'the module')} does not define a function "
-                                        f"{fname}()", "traceback": ""}
-                    flush_output()
-                    write_all(wfd, encode(reply, []))
-                    continue
-                args = [unpack_tree(a, arrays) for a in req.get("args", [])]
-                result = fn(*args)
-                try:
-                    tree, plain = to_plain(result, cfg.get("max_elements", 10_000_000))
-                except BaseException as e:  # noqa: BLE001
-                    flush_output()
-                    write_all(wfd, encode(describe_error(e, workdir, kind="convert"), []))
-                    continue
-                out = {"status": "ok", "value": tree}, plain
-            else:
-                os._exit(0)
+            header, out = serve(req, payload, state, wire, cfg)
+        except Missing as e:
+            header, out = {"status": "error", "kind": "missing", "type": "AttributeError", "message": str(e),
+                           "traceback": ""}, []
+        except StaleHandle as e:
+            header, out = {"status": "error", "kind": "stale", "type": "StaleHandle", "message": str(e),
+                           "traceback": ""}, []
+        except wire.WireError as e:
+            header, out = describe_error(e, workdir, kind="convert"), []
         except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, RecursionError, ...
-            kind = "import" if op == "import" else "exception"
-            flush_output()
-            write_all(wfd, encode(describe_error(e, workdir, kind=kind), []))
-            continue
+            header, out = describe_error(e, workdir, kind="import" if op == "import" else "exception"), []
         flush_output()
-        write_all(wfd, encode(*out))
+        try:
+            frame = wire.pack(header, out)
+        except BaseException as e:  # noqa: BLE001 - e.g. a str the student made that JSON cannot encode
+            frame = wire.pack(describe_error(e, workdir, kind="convert"))
+        wire.write_all(wfd, frame)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class RemoteFunction:
         self._owner, self.__name__ = owner, name
 
     def __call__(self, *args, timeout: float | None = None):
-        out = self._owner._sandbox.call(self.__name__, *args, timeout=timeout)
+        out = self._owner._sandbox.invoke("call", self.__name__, args, timeout=timeout)
         if out.ok:
             return out.value
         raise SubmissionError(_message(self.__name__, out), kind=out.kind, function=self.__name__,

@@ -10,13 +10,12 @@ child sends is validated here, because the child is the student's.
 from __future__ import annotations
 
 import atexit
-import io
+import itertools
 import json
 import os
 import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,11 +26,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import wire
+from .wire import Handle, WireError
+
 HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
-MAGIC = b"GCF1"
-_HEAD = struct.Struct(">4sII")
-_MAX_HEADER = 1 << 20
-_ALLOWED_DTYPES = (np.dtype("<f8"), np.dtype("<f4"))
+# What the child needs of gradcheck: these two files, side by side (harness loads wire by path).
+CHILD_FILES = (HARNESS, os.path.join(os.path.dirname(HARNESS), "wire.py"))
+MAGIC = wire.MAGIC
+_HEAD = wire.HEAD
+_MAX_HEADER = wire.MAX_HEADER
+_CHILD_IDS = itertools.count(1)   # one per child process ever started here: tells live handles from stale
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,11 @@ class Outcome:
     """Result of one call: ``ok`` with ``value``, or ``kind`` + ``message`` (+ ``traceback``).
 
     kind: "ok", "exception", "exit" (sys.exit), "missing" (no such file/function), "import"
-    (the module failed to import), "convert" (return value not numbers), "timeout",
-    "crash" (the process died), "protocol" (it sent malformed or oversized data).
+    (the module failed to import), "convert" (the return value could not be sent back),
+    "timeout", "crash" (the process died), "protocol" (it sent malformed or oversized data),
+    "stale" (a Handle from a child that has since been stopped was passed in).
+    ``value`` holds wire values: None, bool, int, float, str, list, tuple, dict, numpy
+    arrays of real numbers, and ``Handle`` for objects that stayed in the child.
     """
 
     kind: str
@@ -84,34 +91,14 @@ class ProtocolError(Exception):
 
 
 # --------------------------------------------------------------------------- encoding
-def _encode_tree(value, arrays):
-    if isinstance(value, dict):
-        return {"$d": {str(k): _encode_tree(v, arrays) for k, v in value.items()}}
-    if isinstance(value, (list, tuple)):
-        return {"$l": [_encode_tree(v, arrays) for v in value]}
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    a = np.asarray(value)
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"sandbox arguments must be numbers or arrays of numbers, got dtype {a.dtype}")
-    arrays.append(np.ascontiguousarray(a))
-    return {"$a": len(arrays) - 1}
-
-
-def encode_request(header: dict, args=()) -> bytes:
-    arrays: list = []
-    header = dict(header, args=[_encode_tree(a, arrays) for a in args])
-    blobs, index, offset = [], [], 0
-    for a in arrays:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, a, allow_pickle=False)
-        blobs.append(buf.getvalue())
-        index.append([offset, len(blobs[-1])])
-        offset += len(blobs[-1])
-    header["blobs"] = index
-    head = json.dumps(header).encode()
-    payload = b"".join(blobs)
-    return _HEAD.pack(MAGIC, len(head), len(payload)) + head + payload
+def encode_request(header: dict, values: dict | None = None) -> bytes:
+    """A request frame: ``header`` plus named wire values (args, kwargs, value) sharing one payload."""
+    if values:
+        node, arrays = wire.dump_value(dict(values))
+        header = dict(header, **node["$d"])
+    else:
+        arrays = []
+    return wire.pack(header, arrays)
 
 
 def _text(v, limit=6000) -> str:
@@ -119,49 +106,33 @@ def _text(v, limit=6000) -> str:
     return s if len(s) <= limit else s[:limit] + "…"
 
 
-def decode_reply(header: bytes, payload: bytes, max_elements: int):
-    """Parse and validate one reply from the untrusted child -> (header dict, value)."""
+def decode_reply(header: bytes, payload: bytes, max_elements: int, child: int = 0):
+    """Parse and validate one reply from the untrusted child -> (header dict, value).
+
+    Handles in the value are tagged with ``child``, the id of the child that sent them.
+    """
     try:
-        h = json.loads(header)
-    except (ValueError, RecursionError) as e:
-        raise ProtocolError(f"reply header is not JSON ({type(e).__name__})") from None
-    if not isinstance(h, dict) or h.get("status") not in ("ok", "error", "ready"):
-        raise ProtocolError("reply header has no valid status")
-    blobs = h.get("blobs", [])
-    if not isinstance(blobs, list) or len(blobs) > 10_000:
-        raise ProtocolError("reply lists too many arrays")
-    arrays, total = [], 0
-    for item in blobs:
-        if (not isinstance(item, list) or len(item) != 2 or not all(type(v) is int and v >= 0 for v in item)
-                or item[0] + item[1] > len(payload)):
-            raise ProtocolError("reply array index is malformed")
-        try:
-            a = np.lib.format.read_array(io.BytesIO(payload[item[0]:item[0] + item[1]]), allow_pickle=False)
-        except Exception as e:  # noqa: BLE001 - anything wrong with the bytes is the child's fault
-            raise ProtocolError(f"reply array is not a valid .npy ({type(e).__name__})") from None
-        if a.dtype.newbyteorder("<") not in _ALLOWED_DTYPES or a.dtype.hasobject:
-            raise ProtocolError(f"reply array has dtype {a.dtype}, not float32/float64")
-        total += a.size
-        if total > max_elements:
-            raise ProtocolError(f"reply holds more than {max_elements} numbers")
-        arrays.append(np.array(a, dtype=a.dtype.newbyteorder("=")))
+        h = wire.load_header(header)
+        if h.get("status") not in ("ok", "error", "ready"):
+            raise ProtocolError("reply header has no valid status")
+        arrays = wire.load_arrays(h.get("arrays", []), payload, max_elements)
+        value = wire.load_value(h.get("value"), arrays, lambda hid, name: Handle(hid, _text(name, 200), child))
+    except WireError as e:
+        raise ProtocolError(str(e)) from None
+    return h, value
 
-    def tree(node, depth=0):
-        if depth > 3:
-            raise ProtocolError("reply value is nested too deeply")
-        if isinstance(node, dict) and set(node) == {"$a"} and type(node["$a"]) is int:
-            if not 0 <= node["$a"] < len(arrays):
-                raise ProtocolError("reply refers to a missing array")
-            return arrays[node["$a"]]
-        if isinstance(node, dict) and set(node) == {"$d"} and isinstance(node["$d"], dict):
-            if len(node["$d"]) > 1000:
-                raise ProtocolError("reply dict is too large")
-            return {_text(k, 100): tree(v, depth + 1) for k, v in node["$d"].items()}
-        if node is None:
-            return None
-        raise ProtocolError("reply value is not an array or a dict of arrays")
 
-    return h, tree(h.get("value"))
+def _handles_in(value, found=None, depth=0):
+    found = [] if found is None else found
+    if isinstance(value, Handle):
+        found.append(value)
+    elif depth < wire.MAX_DEPTH and isinstance(value, (list, tuple)):
+        for v in value:
+            _handles_in(v, found, depth + 1)
+    elif depth < wire.MAX_DEPTH and isinstance(value, dict):
+        for v in value.values():
+            _handles_in(v, found, depth + 1)
+    return found
 
 
 # --------------------------------------------------------------------------- processes
@@ -315,12 +286,14 @@ class Sandbox:
     returns that same failure without starting another child.
     """
 
-    def __init__(self, folder: str, module: str, *, limits: Limits | None = None,
+    def __init__(self, folder: str, module: str, *, root: str = "", limits: Limits | None = None,
                  allowed_imports: list | None = None, network: bool = False, drop_privileges: bool = True):
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"submission folder {folder!r} does not exist")
         self.folder = os.path.abspath(folder)
         self.module = module
+        self.root = root
+        self._child = 0
         self.limits = limits or Limits()
         self.allowed_imports = allowed_imports
         self.network = network
@@ -334,16 +307,51 @@ class Sandbox:
         _LIVE.add(self)
 
     # -- public
-    def call(self, function: str, *args, timeout: float | None = None) -> Outcome:
-        """Call ``module.function(*args)`` in the child; never raises for anything the child does."""
+    def call(self, name: str, /, *args, **kwargs) -> Outcome:
+        """Call ``module.name(*args, **kwargs)`` in the child (``name`` may be "Class.attr").
+
+        Never raises for anything the child does; a returned object that is not data stays
+        in the child and comes back as a ``Handle``.
+        """
+        return self.invoke("call", name, args, kwargs)
+
+    def call_method(self, handle: Handle, name: str, /, *args, **kwargs) -> Outcome:
+        """Call ``obj.name(*args, **kwargs)`` on the child's object behind ``handle``."""
+        return self.invoke("call_method", name, args, kwargs, handle=handle)
+
+    def get_attr(self, handle: Handle | None, name: str) -> Outcome:
+        """``obj.name`` (``handle=None``: the module's attribute, e.g. a class to pass as an argument)."""
+        return self.invoke("get_attr", name, handle=handle)
+
+    def set_attr(self, handle: Handle, name: str, value) -> Outcome:
+        """``obj.name = value`` in the child (e.g. a Network's ``weights``, set by the grader)."""
+        return self.invoke("set_attr", name, handle=handle, value=value)
+
+    def invoke(self, op: str, name: str, args=(), kwargs=None, *, handle: Handle | None = None, value=None,
+               timeout: float | None = None) -> Outcome:
+        """The general form of the four calls above, with a per-call ``timeout`` in seconds."""
+        if op not in ("call", "call_method", "get_attr", "set_attr"):
+            raise ValueError(f"op must be call, call_method, get_attr or set_attr, got {op!r}")
+        if op != "call" and handle is None and op != "get_attr":
+            raise ValueError(f"{op} needs a handle (an object returned by an earlier call)")
         timeout = self.limits.timeout if timeout is None else timeout
         if self.import_outcome is not None and not self.import_outcome.ok:
             return self.import_outcome
+        values = {"args": tuple(args), "kwargs": dict(kwargs or {})}
+        if op == "set_attr":
+            values["value"] = value
+        stale = [h for h in _handles_in([handle, values]) if h.child != self._child or self._proc is None]
+        if stale:
+            h = stale[0]
+            return Outcome("stale", message=f"the {h.type_name} object this call needs came from an earlier run of "
+                                            f"the submission's code, which was stopped (after a timeout or a crash); "
+                                            f"it no longer exists")
         if self._proc is None:
             failed = self._start(timeout)
             if failed is not None:
                 return failed
-        return self._request({"op": "call", "function": function}, args, timeout)
+        header = {"op": op, "name": name, "handle": handle.id if handle is not None else None}
+        return self._request(header, values, timeout)
 
     def close(self) -> None:
         """Kill the child and everything it started; delete the private copy."""
@@ -357,6 +365,7 @@ class Sandbox:
 
     # -- child lifecycle
     def _start(self, timeout: float) -> Outcome | None:
+        self._child = next(_CHILD_IDS)
         self._tmp = tempfile.mkdtemp(prefix="gradcheck-sandbox-")
         work = os.path.join(self._tmp, "work")
         skipped = copy_submission(self.folder, work)
@@ -399,7 +408,8 @@ class Sandbox:
         for n in ready.value.get("notes", []) if isinstance(ready.value, dict) else []:
             if isinstance(n, str) and n not in self.notes:
                 self.notes.append(_text(n, 300))
-        imp = self._request({"op": "import", "module": self.module}, (), timeout, phase="import")
+        imp = self._request({"op": "import", "module": self.module, "root": self.root}, None, timeout,
+                            phase="import")
         if not imp.ok:
             self.import_outcome = imp
             self._stop()
@@ -431,11 +441,11 @@ class Sandbox:
             self._tmp = None
 
     # -- one request
-    def _request(self, header: dict, args, timeout: float, phase: str = "call") -> Outcome:
+    def _request(self, header: dict, values: dict | None, timeout: float, phase: str = "call") -> Outcome:
         try:
-            frame = encode_request(header, args)
-        except TypeError as e:
-            return Outcome("protocol", message=str(e))
+            frame = encode_request(header, values)
+        except WireError as e:  # the grader's own arguments: a bug in the assignment, said plainly
+            raise TypeError(f"cannot send this argument to the sandbox: {e}") from None
         out = self._exchange(frame, timeout)
         if out.kind in ("timeout", "crash", "protocol"):
             self._stop()
@@ -513,8 +523,9 @@ class Sandbox:
     def _parse(self, reply: bytearray) -> Outcome | None:
         if len(reply) < _HEAD.size:
             return None
-        magic, hlen, plen = _HEAD.unpack(bytes(reply[:_HEAD.size]))
-        if magic != MAGIC or hlen > _MAX_HEADER or plen > self.limits.result_mb * (1 << 20):
+        try:
+            hlen, plen = wire.frame_sizes(reply, self.limits.result_mb * (1 << 20))
+        except WireError:
             return Outcome("protocol", message="sent malformed or oversized data back to the grader")
         if len(reply) < _HEAD.size + hlen + plen:
             return None
@@ -523,14 +534,15 @@ class Sandbox:
         head = bytes(reply[_HEAD.size:_HEAD.size + hlen])
         payload = bytes(reply[_HEAD.size + hlen:])
         try:
-            h, value = decode_reply(head, payload, self.limits.max_elements)
+            h, value = decode_reply(head, payload, self.limits.max_elements, self._child)
         except ProtocolError as e:
             return Outcome("protocol", message=f"sent data the grader refuses: {e}")
         if h["status"] == "ready":
             return Outcome("ok", value={"notes": h.get("notes") if isinstance(h.get("notes"), list) else []})
         if h["status"] == "ok":
             return Outcome("ok", value=value)
-        kind = h.get("kind") if h.get("kind") in ("exception", "exit", "missing", "import", "convert") else "exception"
+        kind = h.get("kind") if h.get("kind") in ("exception", "exit", "missing", "import", "convert", "stale") \
+            else "exception"
         message = _text(h.get("message"), 2000)
         if _text(h.get("type"), 200) == "MemoryError":
             message = (message + f" (the memory limit is {self.limits.memory_mb} MB)").strip()

@@ -158,7 +158,7 @@ class ImportGuard:
                 continue
             break
         if f is not None and f.f_code.co_filename.startswith(self.workdir):
-            allowed = ", ".join(sorted(a for a in self.allowed if a not in sys.stdlib_module_names))
+            allowed = ", ".join(sorted(a for a in self.allowed if a not in sys.stdlib_module_names and a != "stdlib"))
             extra = " and the standard library" if "stdlib" in self.allowed else ""
             raise ImportError(f"import of {top!r} is not allowed in this assignment "
                               f"(allowed: {allowed or 'nothing'}{extra})")

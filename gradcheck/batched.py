@@ -21,7 +21,7 @@ class BatchedEvaluator:
 
         def f_flat(flat):
             parts = [flat[leaf.offset:leaf.offset + leaf.size].reshape(leaf.shape) for leaf in leaves]
-            tree = jax.tree_util.tree_unflatten(problem.treedef, parts)
+            tree = problem.treedef.unflatten(parts)
             return jnp.reshape(problem.call(problem.f, tree), ())
 
         self._fn = jax.jit(jax.vmap(f_flat))

@@ -93,6 +93,8 @@ def _choose(opts: Options, n: int, per_call: float) -> tuple[str, str]:
 
 def _resolve_oracle(opts: Options, grads, problem: Problem) -> str:
     if opts.oracle != "auto":
+        if opts.oracle in ("jax", "both") or opts.reference is not None:
+            oracle_jax.require_jax(f"oracle={opts.oracle!r}" if opts.reference is None else "reference=")
         if opts.oracle in ("jax", "both") and not oracle_jax.is_traceable(opts.reference or problem.f, problem):
             what = "reference" if opts.reference else "f"
             raise GradcheckUsageError(
@@ -101,6 +103,7 @@ def _resolve_oracle(opts: Options, grads, problem: Problem) -> str:
             )
         return opts.oracle
     if opts.reference is not None:
+        oracle_jax.require_jax("reference=")
         return "jax"
     if grads is not None and problem.involves("jax") and oracle_jax.is_traceable(problem.f, problem):
         return "jax"

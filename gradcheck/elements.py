@@ -44,7 +44,7 @@ def check_elements(ctx: Context, st: Stepping, b: Block, idx: np.ndarray, how: s
 def batched_evaluator(ctx: Context):
     """A vmapped evaluator when f is JAX-traceable (built once per check), else None."""
     if "batched" not in ctx.cache:
-        traceable = oracle_jax.is_traceable(ctx.problem.f, ctx.problem)
+        traceable = ctx.problem.involves("jax") and oracle_jax.is_traceable(ctx.problem.f, ctx.problem)
         ctx.cache["batched"] = BatchedEvaluator(ctx.problem) if traceable else None
     return ctx.cache["batched"]
 

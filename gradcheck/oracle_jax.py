@@ -10,20 +10,28 @@ import numpy as np
 from gradcheck.errors import FunctionRaised, GradcheckUsageError
 
 
+def require_jax(why: str):
+    """jax, or a usage error saying how to install it (jax is the optional extra gradcheck[jax])."""
+    try:
+        import jax
+    except ImportError:
+        raise GradcheckUsageError(f"{why} needs JAX, which is not installed: pip install 'gradcheck[jax]' "
+                                  f"(or pass your gradient and use oracle='fd').") from None
+    return jax
+
+
 def _jnp_params(problem, dtype):
-    import jax
     import jax.numpy as jnp
 
     parts = [jnp.asarray(np.array(problem.x0[leaf.slice].reshape(leaf.shape), dtype=dtype)) for leaf in problem.leaves]
-    return jax.tree_util.tree_unflatten(problem.treedef, parts)
+    return problem.treedef.unflatten(parts)
 
 
 def is_traceable(fn, problem) -> bool:
     """True when jax can differentiate fn at params (traced once, in float64)."""
     import jax
 
-    shapes = jax.tree_util.tree_unflatten(
-        problem.treedef, [jax.ShapeDtypeStruct(leaf.shape, np.float64) for leaf in problem.leaves])
+    shapes = problem.treedef.unflatten([jax.ShapeDtypeStruct(leaf.shape, np.float64) for leaf in problem.leaves])
     try:
         with jax.enable_x64(True):
             out = jax.eval_shape(lambda p: problem.call(fn, p), shapes)  # abstract: no arrays are made

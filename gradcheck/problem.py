@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradcheck import pytree
 from gradcheck.errors import (
     FunctionRaised,
     GradcheckUsageError,
@@ -68,11 +69,8 @@ def _check_numeric(arr: np.ndarray, path: str, what: str) -> None:
 
 
 def flatten_with_paths(tree, root: str):
-    import jax
-
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    paths = [root + jax.tree_util.keystr(p) for p, _ in leaves]
-    return paths, [leaf for _, leaf in leaves], treedef
+    """(paths, leaves, treedef) with gradcheck's own flattener (jax only for JAX containers)."""
+    return pytree.flatten_with_paths(tree, root)
 
 
 def _jax_x64():
@@ -158,9 +156,7 @@ class Problem:
             seg = x[leaf.slice] if u is None else _moved(x, leaf, u, tau)
             dtype = np.float64 if cast == "float64" else leaf.dtype
             out.append(self._make(leaf, seg.reshape(leaf.shape), dtype, fresh=u is None))
-        import jax
-
-        return jax.tree_util.tree_unflatten(self.treedef, out)
+        return self.treedef.unflatten(out)
 
     @staticmethod
     def _make(leaf: Leaf, seg: np.ndarray, dtype, fresh: bool = True):
@@ -182,10 +178,8 @@ class Problem:
 
     def unflatten(self, flat: np.ndarray):
         """A pytree of numpy arrays shaped like params (for reports and callbacks)."""
-        import jax
-
         parts = [np.array(flat[leaf.slice].reshape(leaf.shape)) for leaf in self.leaves]
-        return jax.tree_util.tree_unflatten(self.treedef, parts)
+        return self.treedef.unflatten(parts)
 
     # -- evaluating f ------------------------------------------------------
     def evaluate(self, x: np.ndarray, *, where: str = "", u=None, tau: float = 0.0) -> float:
@@ -225,9 +219,7 @@ class Problem:
 
         Compared leaf by leaf, without a full-size temporary.
         """
-        import jax
-
-        for leaf, obj in zip(self.leaves, jax.tree_util.tree_leaves(params)):
+        for leaf, obj in zip(self.leaves, self.treedef.flatten_up_to(params)):
             if leaf.kind not in ("numpy", "torch"):
                 continue
             now = np.asarray(to_numpy(obj)).reshape(-1)
@@ -345,6 +337,6 @@ def _structure_message(problem: Problem, tree, what: str, exc) -> str:
         lines.append(f"  in {what} but not in {problem.root}: " + ", ".join(what + e for e in extra))
     if not missing and not extra:
         lines.append(f"  same paths, different containers: {problem.root} is {problem.treedef}")
-        lines.append(f"  jax says: {_short(exc, 300)}")
+        lines.append(f"  {_short(exc, 300)}")
     lines.append(f"Give {what} exactly the keys and nesting of {problem.root}, one array per parameter.")
     return "\n".join(lines)

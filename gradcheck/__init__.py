@@ -15,6 +15,9 @@ from gradcheck.errors import (
     StructureMismatch,
 )
 from gradcheck.observers import add_observer, remove_observer
+from gradcheck.jvp import assert_jvp_match, jvp_report
+from gradcheck.second_order import assert_hvp_match, hvp_report
+from gradcheck.value_and_grad import assert_value_and_grad_match, value_and_grad_report
 from gradcheck.settings import set_default_mode
 from gradcheck.report import CheckReport, ParamReport
 
@@ -23,6 +26,8 @@ __all__ = [
     "jacobian_report", "CheckReport", "ParamReport", "GradientMismatch", "GradcheckUsageError",
     "StructureMismatch", "NonScalarOutput", "FunctionRaised", "NonDeterministic", "InPlaceMutation",
     "NonNumericParams", "add_observer", "remove_observer", "set_default_mode",
+    "assert_jvp_match", "jvp_report", "assert_hvp_match", "hvp_report", "assert_value_and_grad_match",
+    "value_and_grad_report",
 ]
 __version__ = "0.1.0"
 

@@ -62,6 +62,19 @@ def _x64():
     return contextlib.nullcontext()
 
 
+def user_precision(tree):
+    """JAX's float64 switched on for the user's own autodiff only if their arrays are float64.
+
+    A float32 custom rule run with x64 on can change its dtypes (a constant
+    becomes float64), so it runs as the user runs it.
+    """
+    import jax
+
+    wide = any(np.dtype(getattr(x, "dtype", np.float64)).itemsize >= 8
+               for x in jax.tree_util.tree_leaves(tree) if np.dtype(getattr(x, "dtype", np.float64)).kind == "f")
+    return jax.enable_x64(True) if wide else contextlib.nullcontext()
+
+
 def _caller(primals):
     return (lambda fn, p: fn(*p)) if isinstance(primals, tuple) else (lambda fn, p: fn(p))
 
@@ -210,7 +223,7 @@ def _autodiff_product(f, primals, tangents, problem):
         args = primals if isinstance(primals, tuple) else (primals,)
         tans = tangents if isinstance(tangents, tuple) else (tangents,)
         fn = f if isinstance(primals, tuple) else (lambda p: f(p))
-        with jax.enable_x64(True):
+        with user_precision(args):
             args = jax.tree_util.tree_map(jnp.asarray, args)
             tans = jax.tree_util.tree_map(lambda t, x: jnp.asarray(to_numpy(t), dtype=x.dtype), tans, args)
             try:

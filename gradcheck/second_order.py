@@ -87,8 +87,10 @@ def _autodiff_hvp(f, params, vector, grads, framework):
     if framework == "jax":
         import jax
 
+        from gradcheck.jvp import user_precision
+
         g = _gradient_function(f, params, grads, framework)
-        with jax.enable_x64(True):
+        with user_precision(params):
             try:
                 _, pullback = jax.vjp(g, params)
                 return pullback(jax.tree_util.tree_map(lambda x, c: np.asarray(c, dtype=np.asarray(x).dtype),

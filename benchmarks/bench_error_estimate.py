@@ -224,9 +224,9 @@ def main(argv=None) -> int:
     frac = total_out / max(total, 1)
     worst_fn = max(rows, key=lambda r: r.frac_outside)
     verdict = (f"Overall {total_out} of {total} elements ({100 * frac:.3f}%) had |fd - true| above gradcheck's error "
-               f"estimate; target under 1% overall: {'MET' if frac < 0.01 else 'MISSED'}. Worst function: "
+               f"estimate; target under 1% overall: {'yes' if frac < 0.01 else 'no'}. Worst function: "
                f"{worst_fn.function} ({100 * worst_fn.frac_outside:.2f}%); every function under 1%: "
-               f"{'MET' if all(r.frac_outside < 0.01 for r in rows) else 'MISSED'}.")
+               f"{'yes' if all(r.frac_outside < 0.01 for r in rows) else 'no'}.")
     md = "\n".join([
         "# Is gradcheck's finite-difference error estimate conservative?\n",
         f"Command: `{common.command_line()}`\n",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""gradcheck against its peers on hand-written MLP backprop (issue #5, item 4).
+"""gradcheck against its peers on hand-written MLP backprop.
 
     python benchmarks/bench_peers.py [--quick] [--sizes 100 11.5k 120k 1M]
 
@@ -436,12 +436,12 @@ def targets(results: list, mem: dict) -> list[str]:
         if g and t and g.time and t.time:
             speed = t.time / g.time
             lines.append(f"- ~11.5k params, gradcheck default >= 10x faster than torch full mode: "
-                         f"{'MET' if speed >= 10 else 'MISSED'} ({_fmt_time(g.time)} vs {_fmt_time(t.time)}, {speed:.0f}x)")
+                         f"{'yes' if speed >= 10 else 'no'} ({_fmt_time(g.time)} vs {_fmt_time(t.time)}, {speed:.0f}x)")
         else:
             lines.append("- ~11.5k params, speed vs torch full mode: not measured")
         verdicts = [by[(gc, "11.5k", k)].verdict for k in CASES if (gc, "11.5k", k) in by]
         ok = len(verdicts) == len(CASES) and all(v == "right" for v in verdicts)
-        lines.append(f"- ~11.5k params, gradcheck default right on (a)-(d): {'MET' if ok else 'MISSED'} "
+        lines.append(f"- ~11.5k params, gradcheck default right on (a)-(d): {'yes' if ok else 'no'} "
                      f"({', '.join(f'({k}) {v}' for k, v in zip(CASES, verdicts))})")
         peer_ok = []
         for tool in TOOLS[2:]:
@@ -450,7 +450,7 @@ def targets(results: list, mem: dict) -> list[str]:
             wrong = [k for k, v in zip(CASES, vs) if v.startswith("WRONG")]
             peer_ok.append((tool.name, bool(wrong), wrong, len(measured)))
         all_wrong = all(w for _, w, _, _ in peer_ok)
-        lines.append(f"- ~11.5k params, every peer gets at least one case wrong: {'MET' if all_wrong else 'MISSED'} ("
+        lines.append(f"- ~11.5k params, every peer gets at least one case wrong: {'yes' if all_wrong else 'no'} ("
                      + "; ".join(f"{n}: {'wrong on ' + ','.join(w) if w else 'all ' + str(m) + ' measured right'}"
                                  for n, _, w, m in peer_ok) + ")")
     for keys, what in ((("a", "c"), "smooth f: (a) and (c)"), (("d",), "at a kink: (d)")):
@@ -459,19 +459,19 @@ def targets(results: list, mem: dict) -> list[str]:
         if passes:
             ok = all(e <= 30 and c <= 1 for _, _, e, c in passes)
             lines.append(f"- a pass costs <= 30 f-evaluations plus one gradient call, at every size, {what}: "
-                         f"{'MET' if ok else 'MISSED'} ("
+                         f"{'yes' if ok else 'no'} ("
                          + ", ".join(f"{s} ({k}): {e} evals + {c} grad" for s, k, e, c in passes) + ")")
     g1 = by.get((gc, "1M", "a"))
     if g1 and g1.time is not None:
         ok = g1.passed and g1.time < 2.0
         others = [by.get((gc, "1M", k)) for k in ("c", "d")]
         more = "; ".join(f"({r.case}) {_fmt_time(r.time)}" for r in others if r and r.passed and r.time is not None)
-        lines.append(f"- 1M params, a pass in < 2 s: {'MET' if ok else 'MISSED'} for the smooth float64 case "
+        lines.append(f"- 1M params, a pass in < 2 s: {'yes' if ok else 'no'} for the smooth float64 case "
                      f"((a) {_fmt_time(g1.time)}, passed={g1.passed}" + (f"; the other passes: {more}" if more else "") + ")")
     if "1M" in mem:
         peak, nbytes = mem["1M"]
         lines.append(f"- 1M params, peak memory < 4x the parameters' bytes on top of the user's own: "
-                     f"{'MET' if peak < 4 * nbytes else 'MISSED'} (tracemalloc peak of grads_report with a precomputed "
+                     f"{'yes' if peak < 4 * nbytes else 'no'} (tracemalloc peak of grads_report with a precomputed "
                      f"gradient {peak / 2**20:.1f} MiB = {peak / nbytes:.1f}x the {nbytes / 2**20:.1f} MiB of parameters)")
     return lines
 
@@ -505,7 +505,7 @@ def render(info: dict, command: str, results: list, mem: dict, sizes: list, repe
             md.append(f"Case (b): {cases_note[0]}.\n")
         md.append(size_table(results, size) + "\n")
     tl = targets(results, mem)
-    md.append("## Targets (issue #5)\n")
+    md.append("## Targets\n")
     md.append("\n".join(tl) + "\n")
     return "\n".join(md), tl
 

@@ -1,6 +1,6 @@
-"""Reference networks: the backprop of the lecture notes, written to be read and to be trusted.
+"""Reference networks: the backprop of the four source texts (docs/references.md), written to be read and to be trusted.
 
-``backprop_loops`` follows the documents neuron by neuron; ``backprop`` is the matrix form,
+``backprop_loops`` follows the texts neuron by neuron; ``backprop`` is the matrix form,
 tested against the loops and against JAX (``jax_twin``).  ``CATALOG`` lists common student
 mistakes, each reproducible with ``bug=``, and ``diagnose`` names the mistake behind a wrong
 gradient.  Importing this package imports numpy only.

@@ -1,7 +1,8 @@
 """Activation functions φ and their derivatives φ', as functions of the net input v.
 
-Standard definitions are used throughout.  Two of the source documents slip here:
-document 003 writes the logistic as 1/(1+e^z) and document 002 writes σ = e^x/(1+e^-x);
+Standard definitions are used throughout.  Two of the source texts slip here:
+"Backpropagation through a neural network hidden layer" writes the logistic as 1/(1+e^z) and Patel's
+"Backpropagation – a pillar of neural networks" writes σ = e^x/(1+e^-x);
 the code uses the standard logistic σ(v) = 1/(1+e^-v), whose derivative is σ(v)(1-σ(v)).
 relu'(0) is taken as 0, as JAX does.
 """

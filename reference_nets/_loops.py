@@ -1,4 +1,4 @@
-"""Backprop one neuron at a time, in document 003's notation.
+"""Backprop one neuron at a time, in the notation of "Backpropagation through a neural network hidden layer".
 
 Neuron a in the layer below feeds neuron b through the weight w_{a,b}:
     net_b = Σ_a w_{a,b} o_a + bias_b,      o_b = φ(net_b)

@@ -1,6 +1,6 @@
 """Matrix form: forward, loss, backprop and the input Jacobian for a whole batch at once.
 
-Notation (document 001): layer l = 1..L has net input v_l (``nets[l]``) and output
+Notation (Yoshida, "A note on backprop"): layer l = 1..L has net input v_l (``nets[l]``) and output
 y_l = φ_l(v_l) (``outs[l]``); ``outs[0]`` is the input x.  δ_l = ∂E/∂v_l.
 With layout "in_out" a batch row is o, and v = o @ W + b; with "out_in", v = W @ o + b per
 sample, i.e. o @ W.T + b per batch row.  Tested against ``backprop_loops`` and JAX.
@@ -87,7 +87,7 @@ def _back_one_layer(spec, W, d, bug):
 
 
 def backprop(spec: NetSpec, params: dict, x, t=None, bug=None) -> Backprop:
-    """Gradient of E with respect to every parameter (document 001 equations (1)-(5), matrix form).
+    """Gradient of E with respect to every parameter (Yoshida, "A note on backprop", equations (1)-(5), in matrix form).
 
     ``bug`` names a CATALOG entry to reproduce that mistake instead of the right answer.
     """
@@ -131,7 +131,7 @@ def backprop(spec: NetSpec, params: dict, x, t=None, bug=None) -> Backprop:
 def input_jacobian_batch(spec: NetSpec, params: dict, x, bug=None):
     """∂y_k/∂x_i for each sample: x (batch, n0) -> (batch, nL, n0).
 
-    Document 001 section 5.4: start from Δ_kk = 1 at the output and propagate
+    Yoshida, "A note on backprop", section 5.4: start from Δ_kk = 1 at the output and propagate
     Δ_jk = Σ Δ φ'(v) w back to the input, the same way δ travels.
     """
     bug = check_bug(bug, "jacobian")

@@ -16,7 +16,7 @@ LAYOUTS = ("in_out", "out_in")
 class NetSpec:
     """A fully connected network: sizes (n0, n1, ..., nL), one activation per weight layer.
 
-    layout "in_out": net = o @ W + b with W of shape (n_in, n_out)  (document 002's Z = X·W + B);
+    layout "in_out": net = o @ W + b with W of shape (n_in, n_out)  (Patel's Z = X·W + B);
     layout "out_in": net = W @ o + b with W of shape (n_out, n_in)  (one sample as a column).
     Targets "cross_entropy" and "entropy" take logs of y, so they need a logistic output layer.
     """

@@ -1,7 +1,7 @@
-"""Target functions E(y, t) (document 001 section 1: E is any function of the outputs).
+"""Target functions E(y, t) (Yoshida section 1: E is any function of the outputs).
 
 Each target is a sum over samples n and outputs k.  ``error`` gives e = ∂E/∂y elementwise,
-which is all backprop needs from the target (document 001 section 4: only δ_out changes).
+which is all backprop needs from the target (Yoshida section 4: only δ_out changes).
 """
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 
 #: name -> one-line meaning
 TARGET_MEANINGS = {
-    "half_sse": "E = 1/2 Σ_n Σ_k (y - t)^2  (document 000's ε, document 001's E_sq)",
-    "mse": "E = 1/N Σ_n Σ_k (y - t)^2  (document 002's L, N = number of samples)",
-    "cross_entropy": "E = -Σ_n Σ_k t log y + (1 - t) log(1 - y)  (binary, summed; document 001 section 5.1)",
-    "entropy": "E = H = -Σ_n Σ_k y log y + (1 - y) log(1 - y)  (document 001 section 5.2; t unused)",
-    "output": "E = Σ_n Σ_k y  (document 001 section 5.3: the output itself; t unused)",
+    "half_sse": "E = 1/2 Σ_n Σ_k (y - t)^2  (the slides' ε, Yoshida's E_sq)",
+    "mse": "E = 1/N Σ_n Σ_k (y - t)^2  (Patel's L, N = number of samples)",
+    "cross_entropy": "E = -Σ_n Σ_k t log y + (1 - t) log(1 - y)  (binary, summed; Yoshida section 5.1)",
+    "entropy": "E = H = -Σ_n Σ_k y log y + (1 - y) log(1 - y)  (Yoshida section 5.2; t unused)",
+    "output": "E = Σ_n Σ_k y  (Yoshida section 5.3: the output itself; t unused)",
 }
 TARGETS = tuple(TARGET_MEANINGS)
 

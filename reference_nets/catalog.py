@@ -75,10 +75,10 @@ CATALOG = {b.name: b for b in [
         "Gradient = (1/N)·correct for targets summed over the batch (all but 'mse'); no change for 'mse' "
         "or a batch of one."),
     Bug("batch_sum_instead_of_mean", "forgot the 1/N of the mean over the batch",
-        "Gradient = N·correct for the 'mse' target (document 002's 1/N); no change for summed targets "
+        "Gradient = N·correct for the 'mse' target (Patel's 1/N); no change for summed targets "
         "or a batch of one."),
     Bug("bias_from_one_sample", "bias gradient taken from the first sample only",
-        "∂E/∂b = δ[0] instead of Σ_n δ[n] (document 002: ∂L/∂B is ∂L/∂Z summed over the batch). "
+        "∂E/∂b = δ[0] instead of Σ_n δ[n] (Patel: ∂L/∂B is ∂L/∂Z summed over the batch). "
         "Weights stay correct; needs bias=True and a batch > 1."),
     Bug("weight_grad_transposed", "weight gradient transposed",
         "Returns (∂E/∂W)^T. Only meaningful for square W (n_in = n_out): for the other layers the "

@@ -1,4 +1,4 @@
-"""Vanishing gradients (document 001 section 6), measured on random deep nets.
+"""Vanishing gradients (Yoshida, "A note on backprop", section 6), measured on random deep nets.
 
 ∂E/∂w of the first layer carries a product of one φ'(v) per layer above it.  The logistic's
 φ' is at most 1/4, so with the standard init (W ~ N(0, 1/n_in)) its gradients shrink
@@ -23,7 +23,7 @@ def layer_gradient_norms(depth: int, width: int, activation: str, *, seed: int =
     """Frobenius norms of ∂E/∂W_l for l = 1..depth (input side first).
 
     The net has ``depth`` weight layers of ``width`` units, ``activation`` everywhere, the
-    standard init of ``init_params``, x ~ N(0, 1), and E = Σ y (document 001 section 5.3,
+    standard init of ``init_params``, x ~ N(0, 1), and E = Σ y (Yoshida section 5.3,
     the target that adds nothing of its own to the comparison).
     """
     if depth < 1 or width < 1 or batch < 1:
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     """``gradcheck vanishing``: print per-layer gradient norms, optionally plot them."""
     parser = argparse.ArgumentParser(prog="gradcheck vanishing",
                                      description="Per-layer weight-gradient norms of a random deep net "
-                                                 "(document 001, section 6).")
+                                                 "(Yoshida, \"A note on backprop\", section 6).")
     parser.add_argument("--depth", type=int, default=12, help="number of weight layers (default 12)")
     parser.add_argument("--width", type=int, default=32, help="units per layer (default 32)")
     parser.add_argument("--activations", type=_activation_list, default=["logistic", "tanh", "relu"],

@@ -1,4 +1,4 @@
-"""Verdicts on the cases the issue names: right gradients pass, wrong ones fail and are named."""
+"""Verdicts on the hard cases: right gradients pass, wrong ones fail and are named."""
 from __future__ import annotations
 
 import numpy as np
@@ -121,7 +121,7 @@ def _one_percent_off(g, j):
 
 
 def test_one_small_element_one_percent_off_fails_in_float64():
-    """The issue's case: an error below torch's atol=1e-5, on an 11.5k-parameter MLP."""
+    """An error below torch's atol=1e-5, on an 11.5k-parameter MLP."""
     p, x, t = m.make_net((10, 100, 100, 3), batch=16, seed=0)
     g = m.backward_matrix(p, x, t)
     order = np.argsort(np.abs(g["W1"]).ravel())

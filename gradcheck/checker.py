@@ -47,7 +47,8 @@ def run_check(f, params, grads, opts: Options, target: Target = Target()):
     user, dtypes = read_user_gradient(f, params, grads, problem, target.what)
     roundoff = measure_roundoff(grads, problem, user, dtypes)
     oracle = _resolve_oracle(opts, grads, problem)
-    ctx = build_context(problem, f0, user, dtypes, opts, roundoff)
+    source = "autodiff" if grads is None else "function" if callable(grads) else "arrays"
+    ctx = build_context(problem, f0, user, dtypes, opts, roundoff, source)
     stepping = fast = None
     mode, reason = "full", "JAX autodiff gives every element at once"
     if oracle in ("jax", "both"):

@@ -79,6 +79,7 @@ class Block:
         self.hi = np.zeros(0)
         self.directional = DirectionalEvidence()
         self.failed_directional = False
+        self.tie_failures = []                          # kinked elements valid one by one, not together (ties.py)
 
     def add_elements(self, idx, expected, error, kink, lo, hi) -> None:
         keep = ~np.isin(idx, self.idx)
@@ -104,16 +105,18 @@ class Context:
     opts: Options
     rng: np.random.Generator
     global_scale: float
+    source: str = "arrays"                        # how the gradient came: arrays | function | autodiff
     notes: list = field(default_factory=list)
     cache: dict = field(default_factory=dict)     # built on demand: the batched evaluator
 
 
-def build_context(problem: Problem, f0: float, user: list, dtypes: list, opts: Options, roundoff=None) -> Context:
+def build_context(problem: Problem, f0: float, user: list, dtypes: list, opts: Options, roundoff=None,
+                  source: str = "arrays") -> Context:
     roundoff = roundoff or [None] * len(user)
     blocks = [Block(leaf, dt, g, problem.x0[leaf.slice], r)
               for leaf, dt, g, r in zip(problem.leaves, dtypes, user, roundoff)]
     global_scale = max((float(np.max(np.abs(g[np.isfinite(g)]), initial=0.0)) for g in user), default=0.0)
-    return Context(problem, f0, blocks, opts, np.random.default_rng(opts.seed), global_scale)
+    return Context(problem, f0, blocks, opts, np.random.default_rng(opts.seed), global_scale, source)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ def assemble_report(ctx: Context, *, oracle: str, mode: str, mode_reason: str, s
     unlocalized = fast is not None and fast.unlocalized
     passed = all(p.passed for p in params) and not unlocalized
     notes = list(ctx.notes)
-    narrow = [b for b, p in zip(ctx.blocks, params) if not p.passed and np.dtype(b.dtype).itemsize < 8]
-    if narrow and all(b.roundoff is None for b in narrow):
+    narrow = [b for b, p in zip(ctx.blocks, params) if not p.passed and _itemsize(b.dtype) < 8]
+    if ctx.source == "arrays" and narrow and all(_within_roundoff_range(ctx, b) for b in narrow):
         notes.append(messages.narrow_dtype_note(narrow[0].dtype))
     if unlocalized:
         notes.append(messages.UNLOCALIZED_NOTE)
@@ -77,19 +77,24 @@ def param_report(ctx: Context, b: Block, user_tree: dict, stepping, fast) -> Par
     finite_err = b.error[~b.kink & np.isfinite(b.error)]
     rep.error_estimate = float(finite_err.max()) if finite_err.size else None
     rep.rtol, rep.atol = cmp.rtol, cmp.atol
-    rep.passed = cmp.passed
+    rep.passed = cmp.passed and not b.tie_failures
+    rep.tie_failures = list(b.tie_failures)
     if b.failed_directional and cmp.passed and b.checked in ("localized", "sampled"):
         rep.passed = False  # the directional test failed; the elements seen so far do not show why
     kink_idx = b.idx[b.kink]
     rep.n_kinks = int(len(kink_idx))
     rep.kink_indices = [tuple(int(i) for i in np.unravel_index(int(j), leaf.shape)) for j in kink_idx[:10]]
-    if not rep.passed:
+    if not cmp.passed:
         ev = ElementEvidence(b.idx, b.expected, _abs_tol(cmp, b))
         rep.diagnosis = diagnose_block(leaf.path, user_tree, ev if len(b.idx) >= 2 else b.directional)
+        zero = _nonzero_where_zero(b, cmp)
+        if len(zero):
+            where = [tuple(int(i) for i in np.unravel_index(int(j), leaf.shape)) for j in zero[:3]]
+            rep.diagnosis.append(messages.zero_expected_hint(len(zero), where))
         spread = cmp.n_mismatch >= max(2, cmp.n_total // 2)  # round-off touches most elements
-        if np.dtype(b.dtype).itemsize >= 8 and cmp.max_rel is not None and 1e-9 < cmp.max_rel < 1e-3 \
-                and spread and not rep.diagnosis:
-            rep.diagnosis.append(messages.float32_inside_hint(cmp.max_rel))
+        if _itemsize(b.dtype) >= 8 and cmp.max_rel is not None and 1e-9 < cmp.max_rel < 1e-3 \
+                and spread and not rep.diagnosis and _float32_values(b.user):
+            rep.diagnosis.append(messages.float32_values_hint(cmp.max_rel))
     return rep
 
 
@@ -108,6 +113,38 @@ def catalog_diagnosis(ctx: Context, reports) -> None:
     for rep in reports:
         for name in by_path.get(rep.path, []) if not rep.passed else []:
             rep.diagnosis.insert(0, f"{CATALOG[name].title} (bug catalog: {name})")
+
+
+def _itemsize(dtype) -> int:
+    return 2 if "bfloat16" in str(dtype) else np.dtype(dtype).itemsize
+
+
+def _nonzero_where_zero(b: Block, cmp) -> np.ndarray:
+    """Flat indices (in b) of mismatching elements whose expected value is exactly 0 (not at a kink)."""
+    sel = cmp.mismatch_mask & (b.expected == 0) & ~b.kink & (b.user[b.idx] != 0)
+    return b.idx[sel]
+
+
+def _float32_values(user: np.ndarray) -> bool:
+    """Every finite value of a float64 gradient is a float32 number: evidence it was computed in float32."""
+    finite = user[np.isfinite(user)]
+    if finite.size < 2 or not np.any(finite):
+        return False
+    with np.errstate(over="ignore"):
+        return bool(np.all(finite.astype(np.float32).astype(np.float64) == finite))
+
+
+def _within_roundoff_range(ctx: Context, b: Block) -> bool:
+    """The mismatches of a float32/16 block are small enough to be its round-off (within 10x its floor).
+
+    Only then may a message point at round-off; a larger difference is a bug whatever the dtype.
+    """
+    if b.roundoff is not None or not len(b.idx):
+        return False
+    cmp = compare_block(ctx, b)
+    bad = cmp.mismatch_mask
+    diff = np.abs(b.user[b.idx][bad] - b.expected[bad])
+    return bool(np.all(diff <= 10 * (cmp.atol + cmp.rtol * np.abs(b.expected[bad]))))
 
 
 def _abs_tol(cmp, b: Block) -> np.ndarray:

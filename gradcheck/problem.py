@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcheck import pytree
+from gradcheck.report import mutation_detail
 from gradcheck.errors import (
     FunctionRaised,
     GradcheckUsageError,
@@ -252,7 +253,7 @@ def _mutation_message(leaf: Leaf, now, was, who: str) -> str:
     else:
         i = int(np.flatnonzero(~np.isclose(now, was, rtol=0, atol=0, equal_nan=True))[0])
         idx = tuple(int(k) for k in np.unravel_index(i, leaf.shape)) if leaf.shape else ()
-        detail = f"element {list(idx)} went from {was[i]:.6g} to {now[i]:.6g}"
+        detail = mutation_detail(list(idx), float(was[i]), float(now[i]))
     return (
         f"{who} modified {leaf.path} in place ({detail}). gradcheck passed a copy, so your own arrays "
         f"are untouched, but a function that updates its inputs cannot be checked: every evaluation "

@@ -34,6 +34,7 @@ class ParamReport:
     kink_indices: list = field(default_factory=list)
     diagnosis: list = field(default_factory=list)
     resolution: float | None = None  # fast mode: a single-element error above this escapes with < 1% probability
+    tie_failures: list = field(default_factory=list)  # tied elements valid one by one but not together
 
 
 @dataclass
@@ -100,59 +101,138 @@ def _v(x) -> str:
     return "n/a" if x is None else f"{x:.8g}"
 
 
+def _pair(a, b) -> tuple[str, str]:
+    """a and b with enough digits to see that they differ (8 at least, up to 17)."""
+    if a is None or b is None:
+        return _v(a), _v(b)
+    for digits in range(8, 18):
+        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if sa != sb or a == b:
+            return sa, sb
+    return repr(float(a)), repr(float(b))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _differ(n: int) -> str:
+    return "differs" if n == 1 else "differ"
+
+
 UNLOCALIZED_NOTE = ("your gradient disagrees with finite differences along random directions, but the "
                     "wrong elements could not be localized; run with mode='full' to compare every element")
 
+ZERO_EXPECTED_HINT = "nonzero where the gradient is exactly 0 (a missing mask?)"
+
+
+def zero_expected_hint(n: int, where: list) -> str:
+    at = ", ".join("[" + ", ".join(map(str, i)) + "]" for i in where[:3]) + (" ..." if n > 3 else "")
+    return f"{ZERO_EXPECTED_HINT}: {_count(n, 'element')}, at {at}"
+
+
+def tie_line(tie: dict) -> str:
+    """One tie where the gradient is valid element by element but not as a vector (ties.py)."""
+    weights = tie["weights"]
+    moved = " + ".join(e if abs(w - 1) < 1e-12 else f"{w:.3g}*{e}" for e, w in zip(tie["elements"], weights))
+    lo, hi = tie["lo"], tie["hi"]
+    slope = f"at slope {_v(lo)}" if lo == hi else f"at a slope in [{_v(lo)}, {_v(hi)}] (a kink)"
+    return (f"moved together, {moved} change f {slope}, but your gradient says {_v(tie['yours'])}: "
+            f"each element lies within its own one-sided slopes, the sum does not, so this is no "
+            f"subgradient (a tie: was the gradient sent to every tied element instead of shared?)")
+
 
 def narrow_dtype_note(dtype) -> str:
-    return (f"your gradient is {dtype}: if these differences are its round-off, "
-            f"pass grads as a function (grads=lambda p: backward(p)) that also accepts "
-            f"float64 params, so gradcheck can measure that round-off, or loosen rtol/atol")
+    return (f"your gradient is {dtype}, and these differences are small enough to be its round-off: pass grads "
+            f"as a function (grads=lambda p: backward(p)) that also accepts float64 params, so that gradcheck "
+            f"can measure that round-off and tell")
 
 
-def float32_inside_hint(max_rel: float) -> str:
-    return (f"the differences are at float32 precision (relative {max_rel:.1e}): "
-            f"does part of your computation run in float32? If so, that is its "
-            f"round-off: return float32 arrays, or pass rtol=1e-4")
+def float32_values_hint(max_rel: float) -> str:
+    return (f"your gradient's values are all float32 numbers stored as float64 (computed in float32, then "
+            f"cast?), and the differences are at float32 precision (relative {max_rel:.1e}): return the "
+            f"float32 arrays as they are, so that float32 tolerances apply")
+
+
+def mutation_detail(index: list, was: float, now: float) -> str:
+    """'element [i, j] went from A to B' with enough digits to see the change."""
+    a, b = _pair(was, now)
+    return f"element {index} went from {a} to {b}"
+
+
+def describe_comparison(label: str, cmp, *, indent: str = "    ") -> str:
+    """numpy.testing's shape for one compared array (compare.Comparison): for reports and the audit's feedback.
+
+    The tolerances, how many elements differ out of how many, the worst one with
+    yours and the expected value, and the max absolute and relative differences;
+    where the expected value is exactly 0 and yours is not, it says so instead of
+    a relative difference that means nothing there.
+    """
+    idx = ", ".join(str(i) for i in cmp.worst_index)
+    yours, expected = _pair(cmp.worst_actual, cmp.worst_expected)
+    rel = _v(cmp.max_rel)
+    zero = cmp.n_mismatch and cmp.worst_expected == 0 and cmp.worst_actual != 0
+    if zero:
+        rel = f"inf at [{idx}] ({ZERO_EXPECTED_HINT})"
+    return (f"{label}: {cmp.n_mismatch} of {cmp.n_total} elements {_differ(cmp.n_mismatch)} "
+            f"(rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e})\n"
+            f"{indent}worst at [{idx}]: yours {yours}, expected {expected}\n"
+            f"{indent}max abs difference {_v(cmp.max_abs)}, max rel difference {rel}")
 
 
 def format_report(r: CheckReport) -> str:
     what = {"grads": "Gradients", "vjp": "Vector-Jacobian products", "jacobian": "Jacobian",
             "jvp": "Jacobian-vector products", "hvp": "Hessian-vector products"}[r.kind]
     oracle = _ORACLE_NAMES.get(r.oracle, r.oracle)
-    verdict = "match" if r.passed else "do not match"
+    singular = r.kind == "jacobian"
+    verdict = ("matches" if singular else "match") if r.passed else ("does not match" if singular else "do not match")
+    noun = {"grads": "parameter", "vjp": "input", "jvp": "input"}.get(r.kind, "parameter")
     bad = r.failures
     how = "every element" if r.oracle == "jax" else f"{r.mode} mode"  # autodiff compares all elements
     head = f"{what} {verdict} ({oracle}, {how}, {r.n_evals} evaluations of f, {r.time:.2f} s)"
     if r.passed:
-        lines = [head + f": {len(r.params)} parameter(s), {r.n_params} elements."]
+        whole = f"{_count(r.n_params, 'element')}" if singular else \
+            f"{_count(len(r.params), noun)}, {_count(r.n_params, 'element')}"
+        lines = [head + f": {whole}."]
         res = [p for p in r.params if p.resolution is not None]
         if res:
             worst = max(res, key=lambda p: p.resolution)
             lines.append(f"  Fast mode sees any single-element error above {worst.resolution:.2g} ({worst.path}, "
                          f"the coarsest) with 99% probability; mode='full' compares every element.")
     else:
-        lines = [head + f": {len(bad)} of {len(r.params)} parameter(s) differ."]
+        if singular:
+            lines = [head + "."]
+        else:
+            lines = [head + f": {len(bad)} of {_count(len(r.params), noun)} {_differ(len(bad))}."]
     width = max((len(p.path) for p in r.params), default=0)
     for p in (bad if not r.passed else []):
         shape = "x".join(str(s) for s in p.shape) or "scalar"
-        if p.n_checked:
-            counted = f"{p.n_mismatch} of {p.n_checked} elements differ"
+        if p.n_checked and p.tie_failures and not p.n_mismatch:
+            counted = f"no subgradient at a tie ({p.n_checked} elements each within their own interval)"
+        elif p.n_checked:
+            counted = f"{p.n_mismatch} of {p.n_checked} elements {_differ(p.n_mismatch)}"
             if p.n_checked < p.size:
                 counted += f" (checked {p.n_checked} of {p.size}: {p.checked})"
         else:
             counted = "differs along random directions (elements not localized)"
-        lines.append(f"  {p.path:<{width}}  shape ({shape}) {p.dtype}: {counted}; "
-                     f"max abs err {_g(p.max_abs)}, max rel err {_g(p.max_rel)}")
-        if p.worst_index is not None:
+        rel = _g(p.max_rel)
+        if p.worst_expected == 0 and p.worst_actual not in (0, None) and p.worst_kink_interval is None:
+            rel = "inf (expected exactly 0)"
+        tie_only = bool(p.tie_failures) and not p.n_mismatch
+        errs = "" if tie_only else f"; max abs err {_g(p.max_abs)}, max rel err {rel}"
+        lines.append(f"  {p.path:<{width}}  shape ({shape}) {p.dtype}: {counted}{errs}")
+        if p.worst_index is not None and not tie_only:
             idx = "worst at [" + ", ".join(str(i) for i in p.worst_index) + "]" if p.worst_index else "value"
             pm = f" ± {_g(p.worst_error_estimate)}" if p.worst_error_estimate else ""
-            expected = _v(p.worst_expected) + pm
+            yours, expected = _pair(p.worst_actual, p.worst_expected)
+            expected += pm
             if p.worst_kink_interval is not None:  # "expected" is only the interval's nearest end
                 lo, hi = p.worst_kink_interval
                 expected = f"a value in [{_v(lo)}, {_v(hi)}] (a kink: not differentiable here)"
             lines.append(f"  {'':<{width}}  {idx}: yours {_v(p.worst_actual)}, "
                          f"expected {expected}")
+        for tie in p.tie_failures[:3]:
+            lines.append(f"  {'':<{width}}  {tie_line(tie)}")
         for d in p.diagnosis:
             lines.append(f"  {'':<{width}}  likely: {d}")
     kinks = [p for p in r.params if p.n_kinks]

@@ -36,6 +36,9 @@ class Estimate:
     hi: np.ndarray         # largest one-sided slope seen
     step: float
     jump: np.ndarray = None  # the kink statistic: a kink at 0 keeps it whatever the step
+    left: np.ndarray = None  # the one-sided slopes at 0, from the left and from the right
+    right: np.ndarray = None
+    margin: np.ndarray = None  # how far each one-sided slope may be off (noise and curvature)
 
 
 def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tries: int = 3) -> Noise:
@@ -134,7 +137,8 @@ def central(phi, f0, t: float, sigma) -> Estimate:
     lo = np.min(hull, axis=0) - margin
     hi = np.max(hull, axis=0) + margin
     error = np.where(np.isfinite(error), error, np.inf)
-    return Estimate(value=value, error=error, kink=kink, lo=lo, hi=hi, step=t, jump=jump)
+    return Estimate(value=value, error=error, kink=kink, lo=lo, hi=hi, step=t, jump=jump, left=left, right=right,
+                    margin=margin)
 
 
 def needs_refine(est: Estimate, sigma, t: float) -> np.ndarray:
@@ -231,4 +235,5 @@ class _Memo:
 def _pick(mask, a: Estimate, b: Estimate) -> Estimate:
     pick = lambda x, y: np.where(mask, y, x)  # noqa: E731
     return Estimate(value=pick(a.value, b.value), error=pick(a.error, b.error), kink=pick(a.kink, b.kink),
-                    lo=pick(a.lo, b.lo), hi=pick(a.hi, b.hi), step=a.step, jump=pick(a.jump, b.jump))
+                    lo=pick(a.lo, b.lo), hi=pick(a.hi, b.hi), step=a.step, jump=pick(a.jump, b.jump),
+                    left=pick(a.left, b.left), right=pick(a.right, b.right), margin=pick(a.margin, b.margin))

@@ -13,6 +13,7 @@ import numpy as np
 
 from gradcheck.context import Block, Context, Stepping
 from gradcheck.elements import check_elements
+from gradcheck.ties import check_ties
 
 MAX_KINK_BLOCK = 64       # blocks with kinks but no failure: every element up to this size, else a sample
 SAMPLE = 32               # random elements checked in a large block
@@ -22,8 +23,10 @@ def examine_kinked_block(ctx: Context, st: Stepping, b: Block) -> None:
     """A block whose own directions met kinks but did not fail: check its elements."""
     if b.leaf.size <= MAX_KINK_BLOCK:
         check_elements(ctx, st, b, np.arange(b.leaf.size), "all elements")
+        check_ties(ctx, st, b)
         return
     check_elements(ctx, st, b, ctx.rng.choice(b.leaf.size, SAMPLE, replace=False), "sampled")
+    check_ties(ctx, st, b)
     ctx.notes.append(f"{b.leaf.path}: random directions cross kinks (not differentiable there), so "
                      f"{SAMPLE} random elements were checked one by one; mode='full' checks all of them")
 

@@ -182,6 +182,8 @@ def vjp_function(f, inputs):
 
 def jvp(f, primals, tangents):
     """torch.func.jvp (forward-mode AD: autograd.Function.jvp rules) of f at primals, as numpy."""
+    import warnings
+
     import torch
     import torch.func
 
@@ -195,7 +197,10 @@ def jvp(f, primals, tangents):
         return tuple(leaves(_call(f, _rebuild(primals, xs))))
 
     try:
-        _, out_t = torch.func.jvp(flat_f, tuple(x.detach() for x in flat_args), tuple(tans_t))
+        with warnings.catch_warnings():
+            # forward AD's first use loads decompositions through the deprecated torch.jit.script: torch's, not yours
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
+            _, out_t = torch.func.jvp(flat_f, tuple(x.detach() for x in flat_args), tuple(tans_t))
     except RuntimeError as exc:
         raise FunctionRaised(f"{who}: torch raised {exc}\nA custom autograd.Function needs a jvp() staticmethod "
                              f"for forward mode; or pass your own jvp=...") from exc

@@ -9,7 +9,9 @@ forward passes and your backward all see the draws of the first call:
 - np.random.Generator and np.random.RandomState objects in params, in f's
   closure cells, in the globals f names, bound to f (a method's ``self`` and
   its attributes: ``layer.rng``) or held by a functools.partial (its args and
-  keywords), one level deep into dicts, lists, tuples and attributes;
+  keywords), one level deep into dicts, lists, tuples and attributes; and the
+  same, three calls deep, for the functions f closes over and the functions of
+  its own module that it names (a ``dropout(h)`` helper);
 - torch's default generator (torch.manual_seed's), only when torch is already imported.
 
 Not found: a generator reachable only deeper than that (an attribute of an
@@ -64,14 +66,18 @@ def _sources_of(obj, out: dict, depth: int = 1) -> None:
         _sources_of(item, out, depth - 1)
 
 
-def _reachable_from(f, out: dict) -> None:
-    """Random sources f can reach: closure, named globals, bound self, partial's arguments."""
-    seen = set()
-    while f is not None and id(f) not in seen:
+def _reachable_from(f, out: dict, seen: set, depth: int = 3) -> None:
+    """Random sources f can reach: closure, named globals, bound self, partial's arguments.
+
+    Functions found in a closure (a helper f calls), and functions of f's own
+    module that f names, are followed too, ``depth`` calls deep.
+    """
+    while f is not None and id(f) not in seen and depth > 0:
         seen.add(id(f))
         if isinstance(f, functools.partial):
             for a in list(f.args) + list(f.keywords.values()):
                 _sources_of(a, out)
+                _follow(a, out, seen, depth - 1)
             f = f.func
             continue
         bound = getattr(f, "__self__", None)
@@ -80,17 +86,27 @@ def _reachable_from(f, out: dict) -> None:
         code, closure = getattr(f, "__code__", None), getattr(f, "__closure__", None)
         for cell in closure or ():
             try:
-                _sources_of(cell.cell_contents, out)
+                value = cell.cell_contents
             except ValueError:  # an empty cell
-                pass
+                continue
+            _sources_of(value, out)
+            _follow(value, out, seen, depth - 1)
         if code is not None:
             glb = getattr(f, "__globals__", {})
             for name in code.co_names:
                 if name in glb:
                     _sources_of(glb[name], out)
+                    if getattr(glb[name], "__module__", None) == getattr(f, "__module__", 0):
+                        _follow(glb[name], out, seen, depth - 1)
         if not hasattr(f, "__code__") and callable(f) and hasattr(type(f), "__call__"):
             _sources_of(f, out)  # a callable object (an nn.Module, a layer): its attributes
         f = getattr(f, "__func__", None) or getattr(f, "__wrapped__", None)
+
+
+def _follow(value, out: dict, seen: set, depth: int) -> None:
+    if callable(value) and not isinstance(value, type) and (
+            hasattr(value, "__code__") or hasattr(value, "__func__") or isinstance(value, functools.partial)):
+        _reachable_from(value, out, seen, depth)
 
 
 def random_sources(f, params, grads=None) -> list:
@@ -105,7 +121,7 @@ def random_sources(f, params, grads=None) -> list:
     _sources_of(params, found, depth=64)
     for fn in (f, grads):
         if callable(fn):
-            _reachable_from(fn, found)
+            _reachable_from(fn, found, set())
     return list(found.values())
 
 

@@ -51,7 +51,10 @@ def _framework(f, params) -> str:
     if oracle_torch.is_torch(params, f):
         return "torch"
     if "jax" in sys.modules:
-        return "jax"
+        from gradcheck import oracle_jax
+
+        if oracle_jax.is_traceable(f, Problem(f, params, root="params")):
+            return "jax"
     return ""
 
 

@@ -1,0 +1,132 @@
+"""assert_jvp_match / jvp_report: forward-mode products against finite differences along the tangent."""
+import numpy as np
+import pytest
+
+import gradcheck
+from gradcheck import GradientMismatch, StructureMismatch, assert_jvp_match, jvp_report
+
+
+def f(x):
+    return np.sin(x) * x.sum()
+
+
+def jacobian(x):
+    return np.diag(np.cos(x)) * x.sum() + np.outer(np.sin(x), np.ones_like(x))
+
+
+X = np.array([0.3, -1.2, 2.0, 0.7])
+T = np.array([1.0, 0.5, -2.0, 0.25])
+
+
+def test_correct_product_passes_with_few_evaluations():
+    report = assert_jvp_match(f, X, T, jacobian(X) @ T)
+    assert report.kind == "jvp" and report.n_evals <= 40
+    assert "Jacobian-vector products match" in report.message()
+
+
+def test_one_element_one_percent_off_is_found():
+    bad = jacobian(X) @ T
+    bad[2] *= 1.01
+    with pytest.raises(GradientMismatch) as info:
+        assert_jvp_match(f, X, T, lambda t: bad)
+    p = info.value.report.params[0]
+    assert p.worst_index == (2,) and p.n_mismatch == 1
+
+
+def test_tuple_primals_and_tuple_outputs():
+    def g(a, b):
+        return {"prod": a * b, "sum": np.tanh(a).sum() + b[0]}
+    a, b = np.array([0.5, -1.0]), np.array([2.0, 3.0])
+    ta, tb = np.array([1.0, 2.0]), np.array([-1.0, 0.5])
+    right = {"prod": ta * b + a * tb, "sum": np.sum((1 - np.tanh(a) ** 2) * ta) + tb[0]}
+    assert jvp_report(g, (a, b), (ta, tb), right).passed
+    wrong = dict(right, sum=right["sum"] * 1.01)
+    report = jvp_report(g, (a, b), (ta, tb), wrong)
+    assert [p.path for p in report.failures] == ["jvp['sum']"]
+
+
+def test_kink_accepts_any_one_sided_slope():
+    relu = lambda x: np.maximum(x, 0.0)  # noqa: E731
+    x, t = np.array([0.0, 1.0, -1.0]), np.array([1.0, 1.0, 1.0])
+    assert jvp_report(relu, x, t, np.array([0.0, 1.0, 0.0])).passed
+    assert jvp_report(relu, x, t, np.array([1.0, 1.0, 0.0])).passed
+    assert not jvp_report(relu, x, t, np.array([2.0, 1.0, 0.0])).passed
+
+
+def test_float32_product_gets_float32_tolerance():
+    x32, t32 = X.astype(np.float32), T.astype(np.float32)
+    f32 = lambda x: (np.sin(x) * x.sum()).astype(np.float32)  # noqa: E731
+    mine = (jacobian(x32.astype(np.float64)) @ T).astype(np.float32)
+    report = jvp_report(f32, x32, t32, mine)
+    assert report.passed and report.params[0].dtype == "float32"
+
+
+def test_wrong_shape_is_a_structure_mismatch():
+    with pytest.raises(StructureMismatch, match="shape"):
+        jvp_report(f, X, T, np.zeros(3))
+    with pytest.raises(StructureMismatch):
+        jvp_report(f, X, np.zeros(3), np.zeros(4))
+
+
+def test_numpy_f_without_jvp_is_a_usage_error():
+    with pytest.raises(gradcheck.GradcheckUsageError, match="jvp"):
+        jvp_report(f, X, T)
+
+
+class TestJax:
+    jax = pytest.importorskip("jax", reason="jax is optional (the 'jax' extra)")
+
+    def rules(self, factor):
+        jax, jnp = self.jax, self.jax.numpy
+
+        @jax.custom_jvp
+        def s(x):
+            return jnp.sin(x)
+
+        @s.defjvp
+        def s_jvp(primals, tangents):
+            (x,), (t,) = primals, tangents
+            return jnp.sin(x), jnp.cos(x) * t * jnp.asarray(factor, dtype=x.dtype)
+        return s
+
+    def test_custom_jvp_rule_is_what_gets_checked(self):
+        x = self.jax.numpy.asarray(X)
+        assert jvp_report(self.rules([1.0, 1.0, 1.0, 1.0]), (x,), (self.jax.numpy.asarray(T),)).passed
+        report = jvp_report(self.rules([1.0, 1.0, 1.01, 1.0]), (x,), (self.jax.numpy.asarray(T),))
+        assert not report.passed and report.params[0].worst_index == (2,)
+
+    def test_against_jax_jvp_of_a_reference(self):
+        jnp = self.jax.numpy
+        mine = jacobian(X) @ T
+        report = jvp_report(f, X, T, mine, reference=lambda x: jnp.sin(x) * x.sum())
+        assert report.passed and report.oracle == "jax"
+        mine[0] *= 1.01
+        assert not jvp_report(f, X, T, mine, reference=lambda x: jnp.sin(x) * x.sum()).passed
+
+
+class TestTorch:
+    torch = pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+
+    def test_autograd_function_jvp_rule(self):
+        torch = self.torch
+
+        class Exp(torch.autograd.Function):
+            factor = 1.0
+
+            @staticmethod
+            def forward(x):
+                return torch.exp(x)
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                ctx.save_for_forward(output)
+
+            @staticmethod
+            def jvp(ctx, t):
+                (y,) = ctx.saved_tensors
+                return y * t * Exp.factor
+
+        x, t = torch.tensor(X), torch.tensor(T)
+        assert jvp_report(Exp.apply, (x,), (t,)).passed
+        Exp.factor = 1.01
+        assert not jvp_report(Exp.apply, (x,), (t,)).passed

@@ -1,0 +1,92 @@
+"""Hessian-vector products against finite differences of the gradient (the same verdict engine as vjp_report)."""
+import numpy as np
+import pytest
+
+from gradcheck import GradcheckUsageError, GradientMismatch, assert_hvp_match, hvp_report
+
+A = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 3.0]])
+X = np.array([0.4, -0.8, 1.1])
+
+
+def f(x):
+    return 0.5 * x @ A @ x + np.sum(np.sin(x))
+
+
+def grad(x):
+    return A @ x + np.cos(x)
+
+
+def hvp(x, v):
+    return A @ v - np.sin(x) * v
+
+
+def test_numpy_hvp_function_correct_and_one_percent_off():
+    report = assert_hvp_match(f, X, hvp, grads=grad)
+    assert report.kind == "hvp" and report.params[0].path == "hvp"
+    wrong = lambda x, v: hvp(x, v) * np.array([1.0, 1.01, 1.0])  # noqa: E731
+    with pytest.raises(GradientMismatch, match="Hessian-vector products do not match") as info:
+        assert_hvp_match(f, X, wrong, grads=grad, mode="full")
+    assert info.value.report.params[0].worst_index == (1,)
+
+
+def test_precomputed_product_needs_its_vector():
+    v = np.array([1.0, 0.0, -1.0])
+    assert hvp_report(f, X, hvp(X, v), grads=grad, vector=v).passed
+    with pytest.raises(GradcheckUsageError, match="vector="):
+        hvp_report(f, X, hvp(X, v), grads=grad)
+
+
+def test_a_numpy_f_needs_a_gradient_function():
+    with pytest.raises(GradcheckUsageError, match="gradient"):
+        hvp_report(f, X, hvp)
+
+
+class TestTorch:
+    torch = pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+
+    def cube(self, detach_in_backward):
+        torch = self.torch
+
+        class Cube(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                x = x.detach() if detach_in_backward else x  # detached: right first, wrong second derivatives
+                return g * 3 * x ** 2
+        return Cube
+
+    def test_double_backward_through_a_custom_function(self):
+        torch = self.torch
+        x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+        good, bad = self.cube(False), self.cube(True)
+        assert hvp_report(lambda p: torch.sin(good.apply(p["x"])).sum(), {"x": x}).passed
+        report = hvp_report(lambda p: torch.sin(bad.apply(p["x"])).sum(), {"x": x})
+        assert not report.passed and report.failures[0].path == "hvp['x']"
+
+
+class TestJax:
+    jax = pytest.importorskip("jax", reason="jax is optional (the 'jax' extra)")
+
+    def test_custom_vjp_second_derivatives(self):
+        jax, jnp = self.jax, self.jax.numpy
+
+        def make(stop):
+            @jax.custom_vjp
+            def cube(x):
+                return x ** 3
+
+            def bwd(x, g):
+                return (g * 3 * (jax.lax.stop_gradient(x) if stop else x) ** 2,)
+            cube.defvjp(lambda x: (x ** 3, x), bwd)
+            return cube
+
+        x = np.array([0.5, -1.0, 2.0])
+        with jax.enable_x64(True):
+            x = jnp.asarray(x)
+            assert hvp_report(lambda p: jnp.sum(jnp.sin(make(False)(p))), x).passed
+            assert not hvp_report(lambda p: jnp.sum(jnp.sin(make(True)(p))), x).passed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck import fd, oracle_jax
+from gradcheck import oracle_jax, tolerances
 from gradcheck.context import Block, Context, Stepping, measure_stepping
 from gradcheck.elements import check_elements, compare_block
 
@@ -20,7 +20,7 @@ def jax_oracle_check(ctx: Context, fn, name: str) -> Stepping | None:
     ref = oracle_jax.gradient(fn, ctx.problem, name=name)
     for b in ctx.blocks:
         exp = ref[b.leaf.slice]
-        err = 1e3 * fd.EPS * (np.abs(exp) + float(np.max(np.abs(exp), initial=0.0)))
+        err = tolerances.AUTODIFF_ERROR * (np.abs(exp) + float(np.max(np.abs(exp), initial=0.0)))
         n = b.leaf.size
         b.add_elements(np.arange(n), exp, err, np.zeros(n, bool), exp, exp)
         b.checked = "all elements"

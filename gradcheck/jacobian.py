@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from gradcheck import fd
+from gradcheck import fd, tolerances
 from gradcheck.context import Options
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
@@ -30,7 +30,7 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
                                   f"for random directions through a vector function use vjp_report")
     start = time.perf_counter()
     x_arr = to_numpy(x)
-    if x_arr.dtype == bool or x_arr.dtype.kind not in "fiu":
+    if x_arr.dtype == bool or not (x_arr.dtype.kind in "iu" or tolerances.is_float(x_arr.dtype)):
         raise NonNumericParams(f"x must be a real numeric array; got dtype {x_arr.dtype}")
     x0 = x_arr.astype(np.float64)
     counter = {"n": 0}
@@ -43,13 +43,13 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
             raise FunctionRaised(f"f raised {type(exc).__name__}{at}: {exc}") from exc
         counter["n"] += 1
         arr = to_numpy(out)
-        if arr.dtype.kind not in "fiu":
+        if not (arr.dtype.kind in "iu" or tolerances.is_float(arr.dtype)):
             raise GradcheckUsageError(f"f returned dtype {arr.dtype}; it must return a real array")
         return arr.astype(np.float64)
 
     y0 = F(x0)
     J = to_numpy(jacobian(x_arr) if callable(jacobian) else jacobian)
-    user_dtype = J.dtype if J.dtype.kind == "f" else np.dtype(np.float64)
+    user_dtype = tolerances.float_or_float64(J.dtype)
     want = y0.shape + x0.shape
     if J.shape != want:
         hint = ""

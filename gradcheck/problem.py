@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcheck import pytree
+from gradcheck import pytree, tolerances
 from gradcheck.report import mutation_detail
 from gradcheck.errors import (
     FunctionRaised,
@@ -54,14 +54,30 @@ def _kind(obj) -> str:
 
 
 def to_numpy(obj) -> np.ndarray:
-    """Any array-like (torch CPU tensors included) as a numpy array, no copy promised."""
+    """Any array-like (torch CPU tensors included) as a numpy array, no copy promised.
+
+    A torch bfloat16 tensor becomes an ml_dtypes bfloat16 array (numpy has no
+    bfloat16 of its own), so its dtype, and with it its tolerance, is kept.
+    """
     if _kind(obj) == "torch":
-        obj = obj.detach().cpu().numpy()
+        obj = obj.detach().cpu()
+        if str(obj.dtype) == "torch.bfloat16":
+            return _torch_bfloat16(obj)
+        obj = obj.numpy()
     return np.asarray(obj)
 
 
+def _torch_bfloat16(tensor) -> np.ndarray:
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise NonNumericParams("a torch bfloat16 tensor needs the ml_dtypes package to be checked as bfloat16: "
+                               "pip install ml_dtypes (or pass tensor.float())") from None
+    return tensor.float().numpy().astype(ml_dtypes.bfloat16)
+
+
 def _check_numeric(arr: np.ndarray, path: str, what: str) -> None:
-    if arr.dtype == bool or arr.dtype.kind not in "fiu":
+    if arr.dtype == bool or not (arr.dtype.kind in "iu" or tolerances.is_float(arr.dtype)):
         hint = " complex values are not supported" if arr.dtype.kind == "c" else ""
         raise NonNumericParams(
             f"{path} is not a real numeric array (dtype {arr.dtype}, type {type(arr).__name__}).{hint} "
@@ -124,7 +140,7 @@ class Problem:
         for path, obj in zip(paths, raw):
             arr = to_numpy(obj)
             _check_numeric(arr, path, root)
-            dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+            dtype = tolerances.float_or_float64(arr.dtype)
             self.leaves.append(Leaf(path, _kind(obj), arr.shape, dtype, offset, arr.size))
             arrays.append(arr)
             offset += arr.size
@@ -140,9 +156,14 @@ class Problem:
         """True when f or params can involve ``framework`` ("jax" or "torch").
 
         A leaf of that kind, or the framework already imported by the user's code
-        (f may build its arrays itself). Never imports the framework.
+        (f may build its arrays itself) while no leaf belongs to another framework
+        (torch tensors in, torch code inside). Never imports the framework.
         """
-        return framework in sys.modules or any(leaf.kind == framework for leaf in self.leaves)
+        kinds = {leaf.kind for leaf in self.leaves}
+        if framework in kinds:
+            return True
+        others = {"jax", "torch"} - {framework}
+        return framework in sys.modules and not (kinds & others)
 
     # -- building params -------------------------------------------------
     def build(self, x: np.ndarray, cast: str | None = None, *, u=None, tau: float = 0.0):
@@ -174,6 +195,8 @@ class Problem:
         if leaf.kind == "torch":
             import torch
 
+            if tolerances.is_float(dtype) and "bfloat16" in str(dtype):
+                return torch.from_numpy(np.array(seg, dtype=np.float32)).to(torch.bfloat16)
             return torch.from_numpy(np.array(seg, dtype=dtype))
         raise AssertionError(leaf.kind)
 
@@ -197,13 +220,24 @@ class Problem:
                             f"params; f must accept any nearby values.")
                 else:
                     hint = " when called with (a copy of) your params."
-                raise FunctionRaised(f"f raised {type(exc).__name__}: {_short(exc)}{hint}") from exc
+                raise FunctionRaised(f"f raised {type(exc).__name__}: {_short(exc)}{hint}"
+                                     f"{self._unpack_hint(exc)}") from exc
         self.n_evals += 1
         # A function that updates its inputs does so at every call: the first calls
         # and every 8th after them are checked, which keeps large checks cheap.
         if self.n_evals <= 4 or self.n_evals % 8 == 0:
             self.check_unchanged(params, x, who="f", u=u, tau=tau)
         return to_scalar(out, "f")
+
+    def _unpack_hint(self, exc: BaseException) -> str:
+        """A tuple of params goes to f as ONE argument; say so when f wants several."""
+        if not isinstance(exc, TypeError) or self.treedef.kind not in ("tuple", "list"):
+            return ""
+        n = _positional_parameters(self.f)
+        if n is None or n < 2:
+            return ""
+        return (f"\nf takes {n} positional parameters, but gradcheck calls f(params) with the whole "
+                f"{self.treedef.kind} as one argument. Wrap it: lambda p: f(*p)")
 
     def first_evaluation(self) -> float:
         """Evaluate at x0, choosing float64 or, if f refuses it, the user's dtypes."""
@@ -262,6 +296,20 @@ def _mutation_message(leaf: Leaf, now, was, who: str) -> str:
     )
 
 
+def _positional_parameters(f) -> int | None:
+    """How many positional parameters f declares (None if it takes *args or cannot be inspected)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(f)
+    except (TypeError, ValueError):
+        return None
+    kinds = [p.kind for p in sig.parameters.values()]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return None
+    return sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
+
+
 def _short(exc: BaseException, limit: int = 500) -> str:
     try:
         text = str(exc)
@@ -287,7 +335,7 @@ def to_scalar(out, who: str) -> float:
         raise NonScalarOutput(f"{who} returned {type(out).__name__}, not a number: {_short(exc)}") from exc
     if arr.dtype.kind == "c":
         raise NonScalarOutput(f"{who} returned a complex value; gradcheck checks real-valued losses.")
-    if arr.dtype == bool or arr.dtype.kind not in "fiu":
+    if arr.dtype == bool or not (arr.dtype.kind in "iu" or tolerances.is_float(arr.dtype)):
         raise NonScalarOutput(f"{who} returned dtype {arr.dtype}; it must return a real scalar loss.")
     if arr.size != 1:
         raise NonScalarOutput(

@@ -35,6 +35,9 @@ class ParamReport:
     diagnosis: list = field(default_factory=list)
     resolution: float | None = None  # fast mode: a single-element error above this escapes with < 1% probability
     tie_failures: list = field(default_factory=list)  # tied elements valid one by one but not together
+    checked_at_float64: bool = False  # yours is float32; your function's float64 rerun was checked instead
+    float32_roundoff: float | None = None  # then: max |your float32 result - your float64 result|
+    float32_mismatch: dict | None = None   # where that difference is more than round-off
 
 
 @dataclass
@@ -131,6 +134,15 @@ def zero_expected_hint(n: int, where: list) -> str:
     return f"{ZERO_EXPECTED_HINT}: {_count(n, 'element')}, at {at}"
 
 
+def float32_mismatch_line(m: dict) -> str:
+    """Your float32 result differs from your own float64 result by more than round-off (roundoff.py)."""
+    idx = ", ".join(map(str, m["index"]))
+    a, b = _pair(m["float32"], m["float64"])
+    return (f"your gradient function gives different results for float32 and float64 params beyond "
+            f"float32 round-off ({m['n']} element(s), rtol={m['rtol']:.0e}, atol={_g(m['atol'])}): at [{idx}] "
+            f"{a} (float32) vs {b} (float64); does its float32 path differ (an overflow, a cast, a branch on dtype)?")
+
+
 def tie_line(tie: dict) -> str:
     """One tie where the gradient is valid element by element but not as a vector (ties.py)."""
     weights = tie["weights"]
@@ -143,9 +155,10 @@ def tie_line(tie: dict) -> str:
 
 
 def narrow_dtype_note(dtype) -> str:
-    return (f"your gradient is {dtype}, and these differences are small enough to be its round-off: pass grads "
-            f"as a function (grads=lambda p: backward(p)) that also accepts float64 params, so that gradcheck "
-            f"can measure that round-off and tell")
+    return (f"your gradient is {dtype}; if these differences are its round-off ({dtype} loses digits where "
+            f"terms cancel, e.g. y - t near a minimum), pass grads as a function (grads=lambda p: backward(p)) "
+            f"that also accepts float64 params: gradcheck then measures that round-off and still catches "
+            f"real errors")
 
 
 def float32_values_hint(max_rel: float) -> str:
@@ -199,6 +212,12 @@ def format_report(r: CheckReport) -> str:
             worst = max(res, key=lambda p: p.resolution)
             lines.append(f"  Fast mode sees any single-element error above {worst.resolution:.2g} ({worst.path}, "
                          f"the coarsest) with 99% probability; mode='full' compares every element.")
+        wide = [p for p in r.params if p.checked_at_float64]
+        if wide:
+            worst = max(p.float32_roundoff or 0.0 for p in wide)
+            lines.append(f"  Your {wide[0].dtype} gradient function was also run with float64 params: that result "
+                         f"was checked at float64 sharpness, and your {wide[0].dtype} result differs from it by "
+                         f"at most {_g(worst)} (round-off).")
     else:
         if singular:
             lines = [head + "."]
@@ -207,7 +226,9 @@ def format_report(r: CheckReport) -> str:
     width = max((len(p.path) for p in r.params), default=0)
     for p in (bad if not r.passed else []):
         shape = "x".join(str(s) for s in p.shape) or "scalar"
-        if p.n_checked and p.tie_failures and not p.n_mismatch:
+        if p.float32_mismatch and not p.n_mismatch:
+            counted = "your float64 result matches; your float32 result differs from it beyond round-off"
+        elif p.n_checked and p.tie_failures and not p.n_mismatch:
             counted = f"no subgradient at a tie ({p.n_checked} elements each within their own interval)"
         elif p.n_checked:
             counted = f"{p.n_mismatch} of {p.n_checked} elements {_differ(p.n_mismatch)}"
@@ -218,7 +239,9 @@ def format_report(r: CheckReport) -> str:
         rel = _g(p.max_rel)
         if p.worst_expected == 0 and p.worst_actual not in (0, None) and p.worst_kink_interval is None:
             rel = "inf (expected exactly 0)"
-        tie_only = bool(p.tie_failures) and not p.n_mismatch
+        if p.checked_at_float64 and p.n_mismatch:
+            counted += " (your gradient function's float64 result, checked at float64 sharpness)"
+        tie_only = (bool(p.tie_failures) or bool(p.float32_mismatch)) and not p.n_mismatch
         errs = "" if tie_only else f"; max abs err {_g(p.max_abs)}, max rel err {rel}"
         lines.append(f"  {p.path:<{width}}  shape ({shape}) {p.dtype}: {counted}{errs}")
         if p.worst_index is not None and not tie_only:
@@ -231,6 +254,8 @@ def format_report(r: CheckReport) -> str:
                 expected = f"a value in [{_v(lo)}, {_v(hi)}] (a kink: not differentiable here)"
             lines.append(f"  {'':<{width}}  {idx}: yours {_v(p.worst_actual)}, "
                          f"expected {expected}")
+        if p.float32_mismatch:
+            lines.append(f"  {'':<{width}}  {float32_mismatch_line(p.float32_mismatch)}")
         for tie in p.tie_failures[:3]:
             lines.append(f"  {'':<{width}}  {tie_line(tie)}")
         for d in p.diagnosis:
@@ -245,8 +270,10 @@ def format_report(r: CheckReport) -> str:
         tol = [p for p in bad if p.rtol is not None]
         if tol:
             p = tol[0]
+            source = (f"float64: your {p.dtype} gradient function was run with float64 params and that "
+                      f"result checked" if p.checked_at_float64 else f"from your gradient's dtype {p.dtype}")
             lines.append(f"Tolerance: |yours - expected| <= atol + rtol*|expected| + oracle error bar, "
-                         f"rtol={p.rtol:.1e}, atol={_g(p.atol)} (from your gradient's dtype {p.dtype}; "
+                         f"rtol={p.rtol:.1e}, atol={_g(p.atol)} ({source}; "
                          f"pass rtol=/atol= to override).")
     for n in r.notes:
         lines.append(f"Note: {n}")

@@ -47,6 +47,29 @@ def _is_bfloat16(dtype) -> bool:
     return "bfloat16" in str(dtype)
 
 
+def is_float(dtype) -> bool:
+    """A real floating dtype: numpy's float16/32/64, or bfloat16 (ml_dtypes, as JAX and torch give it)."""
+    return _is_bfloat16(dtype) or np.dtype(dtype).kind == "f"
+
+
+def float_or_float64(dtype):
+    """The dtype itself if it is floating, else float64 (integers are checked as float64)."""
+    return dtype if is_float(dtype) else np.dtype(np.float64)
+
+
+BFLOAT16_EPS = 2.0 ** -7
+
+
+def eps_of(dtype) -> float:
+    """Machine epsilon of a floating dtype (bfloat16 included); float64's for anything else."""
+    if _is_bfloat16(dtype):
+        return BFLOAT16_EPS
+    return float(np.finfo(_float_dtype(dtype)).eps)
+
+
+AUTODIFF_ERROR = 1e3 * float(np.finfo(np.float64).eps)  # JAX's float64 gradient: error bar per unit magnitude
+
+
 def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
             global_scale: float = 0.0, *, measured: bool = False) -> tuple[float, float]:
     """(rtol, atol) for one block: the user's overrides win, otherwise the dtype floor.
@@ -63,10 +86,13 @@ def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
     r = floor.rtol if rtol is None else float(rtol)
     if atol is not None:
         return r, float(atol)
-    eps = float(np.finfo(np.float16 if _is_bfloat16(dtype) else _float_dtype(dtype)).eps)
-    return r, max(floor.atol_frac * scale, 100 * eps * global_scale)
+    eps = eps_of(dtype)
+    # at most the block's own floor relative to the global scale: 100 eps of float16 would be 10 %
+    return r, max(floor.atol_frac * scale, min(100 * eps, floor_for(dtype).atol_frac) * global_scale)
 
 
 def _float_dtype(dtype):
+    if _is_bfloat16(dtype):
+        return dtype
     dtype = np.dtype(dtype)
     return dtype if dtype.kind == "f" else np.dtype(np.float64)

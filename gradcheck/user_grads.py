@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcheck import tolerances
 from gradcheck.autodiff import user_gradient
 from gradcheck.errors import FunctionRaised
 from gradcheck.problem import Problem, flatten_like
@@ -22,7 +23,7 @@ def read_user_gradient(f, params, grads, problem: Problem, what: str):
     else:
         tree = grads
     arrays = flatten_like(problem, tree, what=what)
-    dtypes = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
+    dtypes = [tolerances.float_or_float64(a.dtype) for a in arrays]
     # float64 arrays are used as they are (no copy: memory matters at a million parameters)
     blocks = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
     return blocks, dtypes
@@ -52,7 +53,7 @@ def measure_roundoff(grads, problem: Problem, user, dtypes) -> list:
             continue
         diff = np.abs(g - w.astype(np.float64).reshape(-1))
         diff = np.where(np.isfinite(diff), diff, 0.0)
-        eps = float(np.finfo(d).eps)
+        eps = tolerances.eps_of(d)
         if not np.max(diff, initial=0.0) > 1e-3 * eps * float(np.max(np.abs(g), initial=0.0)):
             out.append(None)  # identical results: the function rounds to float32 inside, nothing measured
             continue

@@ -59,9 +59,10 @@ def test_float32_values_returned_as_float64_are_recognised():
 def test_a_real_error_in_float32_arrays_gets_no_round_off_note():
     f, x, grad = _batchnorm_case(n=16)
     g = grad(x, EPS_BN).astype(np.float32)
-    g[3] *= 1.05
+    j = int(np.argmax(np.abs(g)))
+    g[j] *= 1.05
     msg = _message(f, x.astype(np.float32), g, mode="full")
-    assert "round-off" not in msg and "worst at [3]" in msg
+    assert "round-off" not in msg and f"worst at [{j}]" in msg
 
 
 def test_a_difference_within_float32_round_off_range_points_at_measuring_it():
@@ -69,7 +70,8 @@ def test_a_difference_within_float32_round_off_range_points_at_measuring_it():
     g = grad(x, EPS_BN).astype(np.float32)
     g[3] += 2 * 3e-4 * np.max(np.abs(g))        # twice the float32 floor: could be round-off
     msg = _message(f, x.astype(np.float32), g, mode="full")
-    assert "small enough to be its round-off" in msg and "accepts float64 params" in msg
+    assert "if these differences are its round-off" in msg and "accepts float64 params" in msg
+    assert "rtol=1e" not in msg
 
 
 def test_no_round_off_note_when_the_gradient_was_not_given():
@@ -83,7 +85,7 @@ def test_no_round_off_note_when_the_gradient_was_not_given():
     square.defvjp(lambda v: (v * v, v), lambda v, ct: (ct * v * 1.0001,))   # 2v expected, v*1.0001 given
     p = {"w": np.linspace(0.5, 1.5, 5).astype(np.float32)}
     msg = _message(lambda q: jnp.sum(square(q["w"])), p, None, mode="full")
-    assert "accepts float64 params" not in msg and "small enough to be its round-off" not in msg
+    assert "accepts float64 params" not in msg and "round-off" not in msg
     assert "½" in msg or "0.5" in msg
 
 

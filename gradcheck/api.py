@@ -142,8 +142,20 @@ def _vjp(f, inputs, cotangent, vjp, opts: Options, replay_random: bool):
             total += float(np.sum(y * c))
         return total
 
+    if vjp is None:
+        vjp = _framework_vjp(f, inputs)
     grads = (lambda _p: vjp(cotangent)) if callable(vjp) else vjp
     return run_check(scalarized, inputs, grads, opts, Target(kind="vjp", root="inputs", what="vjp"))
+
+
+def _framework_vjp(f, inputs):
+    """vjp=None: the vjp of f from torch's autograd where f is torch code, else a usage error."""
+    from gradcheck import oracle_torch
+
+    if oracle_torch.is_torch(inputs, f):
+        return oracle_torch.vjp_function(f, inputs)
+    raise GradcheckUsageError("vjp was not given and f is not a torch function here. Pass your vjp: the "
+                              "pytree you computed (like inputs), or a function vjp(cotangent) returning it.")
 
 
 def _maybe_replaying(f, grads, params, replay_random: bool):

@@ -6,7 +6,7 @@
 For smooth functions (the benchmark MLPs with logistic and tanh units, and a few classic
 test functions), run grads_report(mode="full", oracle="fd") and read, for every element,
 the finite-difference value and its error bar from gradcheck's internals (each block of
-checker._Run keeps `expected` and `error`). The truth is JAX autodiff of a jax.numpy
+the check's Context keeps `expected` and `error` per block). The truth is JAX autodiff of a jax.numpy
 twin in float64. Reported per function: how often |fd - true| > error bar (target: under
 1% of elements), and the median of error bar / |fd - true| (how conservative it is).
 
@@ -108,23 +108,24 @@ def problems(quick: bool) -> list[Problem]:
 
 # -- reading gradcheck's estimates ---------------------------------------------------------------
 def run_full(prob: Problem, true_grad: dict, seed: int = 0):
-    """grads_report(mode="full") with the _Run kept: its blocks hold per-element fd values and error bars."""
+    """grads_report(mode="full") with its Context and Stepping kept: the blocks hold per-element fd values
+    and error bars (read through gradcheck.checker's assemble_report, wrapped for the call)."""
     import gradcheck
     from gradcheck import checker
 
     kept = {}
-    original = checker._Run.report
+    original = checker.assemble_report
 
-    def report(self, *args, **kwargs):
-        kept["run"] = self
-        return original(self, *args, **kwargs)
+    def assemble(ctx, **kwargs):
+        kept["ctx"], kept["stepping"] = ctx, kwargs["stepping"]
+        return original(ctx, **kwargs)
 
-    checker._Run.report = report
+    checker.assemble_report = assemble
     try:
         rep = gradcheck.grads_report(prob.f, prob.params, true_grad, mode="full", oracle="fd", seed=seed)
     finally:
-        checker._Run.report = original
-    return rep, kept["run"]
+        checker.assemble_report = original
+    return rep, kept["ctx"], kept["stepping"]
 
 
 def true_gradient(prob: Problem) -> dict:
@@ -166,15 +167,16 @@ def _ratio_stats(fd_vals, errs, truth):
 
 def study(prob: Problem) -> Row:
     from gradcheck import fd
+    from gradcheck.numerics import phi, random_direction
 
     truth = true_gradient(prob)
-    rep, run = run_full(prob, truth)
+    rep, ctx, st = run_full(prob, truth)
     import jax
 
     flat_true = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(truth)])  # gradcheck's leaf order
-    assert flat_true.size == run.p.n
+    assert flat_true.size == ctx.problem.n
     vals, errs, tru, kinks = [], [], [], 0
-    for b in run.blocks:
+    for b in ctx.blocks:
         smooth = ~b.kink
         kinks += int(b.kink.sum())
         vals.append(b.expected[smooth])
@@ -186,15 +188,15 @@ def study(prob: Problem) -> Row:
     # directional estimates, as fast mode uses them
     dv, de, dt = [], [], []
     for _ in range(DIRECTIONS):
-        u = run._random_direction(run.blocks)
-        est = fd.derivative(run._phi(u, "a random direction"), run.f0, run.t, run.noise.sigma)
+        u = random_direction(ctx, ctx.blocks)
+        est = fd.derivative(phi(ctx, u, "a random direction"), ctx.f0, st.t, st.sigma)
         if bool(est.kink):
             continue
         dv.append(float(est.value))
         de.append(float(est.error))
         dt.append(float(flat_true @ u))
     d_out, d_med, _ = _ratio_stats(np.array(dv), np.array(de), np.array(dt))
-    return Row(prob.name, run.p.n, rep.n_evals, float(np.max(run.noise.sigma)), float(run.t), kinks, len(vals), n_out,
+    return Row(prob.name, ctx.problem.n, rep.n_evals, float(np.max(st.sigma)), float(st.t), kinks, len(vals), n_out,
                n_out / max(len(vals), 1), med, worst, d_out, len(dv), d_med, rep.passed)
 
 
@@ -232,7 +234,7 @@ def main(argv=None) -> int:
         f"Command: `{common.command_line()}`\n",
         "## Machine\n", common.machine_md(info), "",
         "Per element: grads_report(f, params, true_grad, mode=\"full\", oracle=\"fd\"); the finite-difference value "
-        "and its error bar are read from checker._Run's blocks (`expected`, `error`), the truth is jax.grad of a "
+        "and its error bar are read from the check's Context blocks (`expected`, `error`), the truth is jax.grad of a "
         "jax.numpy twin in float64. \"Outside\" counts elements with |fd - true| > error bar (elements flagged as "
         "kinks are excluded and counted; these functions are smooth, so there should be none). The median ratio "
         "error bar / |fd - true| says how conservative the bar is (1 would be exact; inf where fd is exact). "

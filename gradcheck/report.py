@@ -199,7 +199,7 @@ def format_report(r: CheckReport) -> str:
     oracle = _ORACLE_NAMES.get(r.oracle, r.oracle)
     singular = r.kind == "jacobian"
     verdict = ("matches" if singular else "match") if r.passed else ("does not match" if singular else "do not match")
-    noun = {"grads": "parameter", "vjp": "input", "jvp": "input"}.get(r.kind, "parameter")
+    noun = {"grads": "parameter", "vjp": "input", "jvp": "output"}.get(r.kind, "parameter")  # jvp: f's outputs
     bad = r.failures
     how = "every element" if r.oracle == "jax" else f"{r.mode} mode"  # autodiff compares all elements
     head = f"{what} {verdict} ({oracle}, {how}, {r.n_evals} evaluations of f, {r.time:.2f} s)"

@@ -22,7 +22,8 @@ from gradcheck.evidence import assemble_report
 from gradcheck.fast import fast_check
 from gradcheck.full import full_check
 from gradcheck.problem import Problem
-from gradcheck.user_grads import measure_roundoff, read_user_gradient
+from gradcheck.roundoff import attach, widen
+from gradcheck.user_grads import read_user_gradient
 
 __all__ = ["ORACLES", "MODES", "Options", "Target", "run_check"]
 
@@ -45,10 +46,11 @@ def run_check(f, params, grads, opts: Options, target: Target = Target()):
     problem = Problem(f, params, call=target.call, root=target.root)
     f0, per_call = _first_evaluations(problem)
     user, dtypes = read_user_gradient(f, params, grads, problem, target.what)
-    roundoff = measure_roundoff(grads, problem, user, dtypes)
+    wide = widen(grads, problem, user, dtypes)   # float32 from a function: its float64 rerun is checked
     oracle = _resolve_oracle(opts, grads, problem)
     source = "autodiff" if grads is None else "function" if callable(grads) else "arrays"
-    ctx = build_context(problem, f0, user, dtypes, opts, roundoff, source)
+    ctx = build_context(problem, f0, wide.user, wide.dtypes, opts, None, source)
+    attach(ctx, wide)
     stepping = fast = None
     mode, reason = "full", "JAX autodiff gives every element at once"
     if oracle in ("jax", "both"):

@@ -69,6 +69,8 @@ class Block:
         self.user = user                                # the user's gradient, flat float64
         self.finite = bool(np.all(np.isfinite(user)))
         self.roundoff = roundoff                        # observed float32 round-off per element, or None
+        self.narrow = None          # your float32 result, where user is your float64 rerun (roundoff.py)
+        self.narrow_dtype = None
         self.rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
         self.checked = "directional"
         self.idx = np.zeros(0, dtype=np.int64)        # flat indices within the block checked one by one

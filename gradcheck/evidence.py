@@ -14,12 +14,15 @@ from gradcheck.elements import compare_block
 from gradcheck.fast import FastOutcome
 from gradcheck.numerics import block_tolerance, step_units
 from gradcheck.report import CheckReport, ParamReport
+from gradcheck.roundoff import narrow_report
 
 
 def assemble_report(ctx: Context, *, oracle: str, mode: str, mode_reason: str, stepping: Stepping | None,
                     fast: FastOutcome | None, elapsed: float, kind: str) -> CheckReport:
     user_tree = {b.leaf.path: b.user.reshape(b.leaf.shape) for b in ctx.blocks}
     params = [param_report(ctx, b, user_tree, stepping, fast) for b in ctx.blocks]
+    for b, rep in zip(ctx.blocks, params):
+        narrow_report(ctx, b, rep)
     if ctx.opts.network is not None and not all(p.passed for p in params):
         catalog_diagnosis(ctx, params)
     unlocalized = fast is not None and fast.unlocalized

@@ -22,16 +22,15 @@ from gradcheck.audit import cli
 from gradcheck.audit.sandbox import HARNESS
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "audit_fixtures")
-CORRECT = ["correct_matrix", "correct_loops", "correct_float32", "Zoë Ångström (late)",
-           "<img src=x onerror=alert(1)>"]
+CORRECT = ["correct_matrix", "correct_loops", "Zoë Ångström (late)", "<img src=x onerror=alert(1)>"]
 BUGS = {  # fixture -> (catalog name, checks it breaks)
     "bug_no_hidden_derivative": ("no_hidden_derivative", {"backward"}),
     "bug_missing_half": ("missing_half", {"backward"}),
     "bug_weight_grad_transposed": ("weight_grad_transposed", {"backward"}),
     "bug_jacobian_transposed": ("jacobian_transposed", {"jacobian"}),
 }
-EVIL_PIDS = "/tmp/gradcheck-fixture-evil-pids.txt"
-PWNED = "/tmp/gradcheck-fixture-pwned"
+EVIL_PIDS = "GRADCHECK_FIXTURE_LOG"      # env vars: files in tmp_path the hostile fixtures would write
+PWNED = "GRADCHECK_FIXTURE_PWNED"        # to only if their code ran in the grader's own process
 
 
 def _hashes(root):
@@ -104,11 +103,10 @@ def audited(tmp_path_factory):
     subs, out = root / "submissions", root / "out"
     shutil.copytree(FIXTURES, subs)
     (subs / "empty folder").mkdir()
-    shutil.copytree(os.path.join(FIXTURES, "correct_matrix"), subs / CORRECT[3])
-    shutil.copytree(os.path.join(FIXTURES, "correct_loops"), subs / CORRECT[4])
-    for p in (EVIL_PIDS, PWNED):
-        if os.path.exists(p):
-            os.remove(p)
+    shutil.copytree(os.path.join(FIXTURES, "correct_matrix"), subs / CORRECT[2])
+    shutil.copytree(os.path.join(FIXTURES, "correct_loops"), subs / CORRECT[3])
+    for var in (EVIL_PIDS, PWNED):
+        os.environ[var] = str(root / var.lower())
     before = _hashes(subs)
     code = cli.main([str(subs), "--assignment", "mlp", "--out", str(out), "--jobs", "2", "--timeout", "2",
                      "--quiet"])
@@ -143,6 +141,13 @@ def test_gradescope_format(audited):
 def test_correct_styles_get_full_marks(audited, name):
     r = audited["results"][name]
     assert r["score"] == pytest.approx(100.0), [t["output"] for t in r["tests"] if t["status"] == "failed"]
+
+
+def test_float32_answers_to_float64_inputs_are_graded_at_float64_tolerance(audited):
+    r = audited["results"]["correct_float32"]
+    assert r["score"] < 50
+    text = "\n".join(t["output"] for t in r["tests"])
+    assert "You returned float32 arrays although the grader sent float64 inputs" in text
 
 
 @pytest.mark.parametrize("name", sorted(BUGS))
@@ -208,9 +213,9 @@ def test_no_process_left_behind(audited):
 
 
 def test_student_code_never_ran_in_the_grader(audited):
-    assert not os.path.exists(PWNED)
-    if os.path.exists(EVIL_PIDS):
-        pids = {int(line.split()[1]) for line in open(EVIL_PIDS) if line.strip()}
+    assert not os.path.exists(os.environ[PWNED])
+    if os.path.exists(os.environ[EVIL_PIDS]):
+        pids = {int(line.split()[1]) for line in open(os.environ[EVIL_PIDS]) if line.strip()}
         assert os.getpid() not in pids
 
 

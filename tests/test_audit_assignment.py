@@ -7,8 +7,8 @@ from gradcheck.audit.assignment import AssignmentError, builtin_names, load, par
 
 
 def test_builtin_mlp():
-    a = load("mlp")
-    assert "mlp" in builtin_names()
+    a = load("mlp").config
+    assert {"mlp", "layers", "network", "slides"} <= set(builtin_names())
     assert a.module == "backprop" and a.checks == ("forward", "backward", "jacobian")
     assert a.max_score == 100
     depths = {len(arch.sizes) - 2 for arch in a.architectures}
@@ -53,7 +53,7 @@ allowed_imports = ["numpy"]
 [feedback]
 visibility = "after_published"
 """)
-    a = load(str(p))
+    a = load(str(p)).config
     assert [x.sizes for x in a.architectures] == [(3, 4, 2), (2, 2, 1)]
     assert all(x.batch == 2 for x in a.architectures)
     assert a.checks == ("forward", "backward") and a.max_score == 40
@@ -86,7 +86,7 @@ def test_errors_name_the_bad_key(doc, words):
 def test_bad_files(tmp_path):
     with pytest.raises(AssignmentError, match="does not exist"):
         load(str(tmp_path / "missing.toml"))
-    with pytest.raises(AssignmentError, match="built-in names: mlp"):
+    with pytest.raises(AssignmentError, match="built-in names: layers, mlp, network, slides"):
         load("mpl")
     bad = tmp_path / "bad.toml"
     bad.write_text("[assignment\nname = 1")
@@ -98,10 +98,10 @@ def test_the_documented_toml_example_is_valid(tmp_path):
     import os
     import re
 
-    docs = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
+    docs = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "audit.md")
     text = open(docs, encoding="utf-8").read()
     block = re.search(r"```toml\n(\[assignment\]\nname = \"tanh-net\".*?)```", text, re.S).group(1)
     p = tmp_path / "course.toml"
     p.write_text(block, encoding="utf-8")
     a = load(str(p))
-    assert a.module == "student" and a.checks == ("forward", "backward") and a.max_score == 50
+    assert a.module == "student" and a.config.checks == ("forward", "backward") and a.max_score == 50

@@ -1,8 +1,10 @@
-"""Assignments: a TOML file says what to call, on which networks, for how many points.
+"""Loading assignments: a built-in name, a TOML file (the mlp family) or a Python file.
 
-Validated eagerly when loaded, so that a typo in an instructor's file fails before any
-submission is graded, with a message naming the file, the section and the key.  The
-built-in ``mlp`` assignment is ``assignments/mlp.toml``, one such file.
+A TOML file says what to call, on which networks, for how many points; it is validated
+eagerly, so that a typo in an instructor's file fails before any submission is graded,
+with a message naming the file, the section and the key.  The built-in ``mlp``
+assignment is ``assignments/mlp.toml``, one such file.  A Python file builds an
+``Assignment`` with the API of checks.py (docs/audit.md) and names it ``assignment``.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ else:  # pragma: no cover - Python 3.10
 BUILTIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignments")
 CHECKS = ("forward", "backward", "jacobian")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
+PRECISIONS = ("float64", "float32")
 
 
 class AssignmentError(ValueError):
@@ -39,7 +42,9 @@ class Architecture:
 
 
 @dataclass(frozen=True)
-class Assignment:
+class TomlAssignment:
+    """A validated TOML file of the mlp family (contracts/mlp.py turns it into checks)."""
+
     name: str
     title: str
     module: str
@@ -62,6 +67,8 @@ class Assignment:
     visibility: str
     source: str = ""
     checks: tuple = field(default=())
+    precision: str | None = None
+    detail: str = "full"
 
     @property
     def max_score(self) -> float:
@@ -75,10 +82,10 @@ _SCHEMA = {
     "points": {"forward": (int, float), "backward": (int, float), "jacobian": (int, float)},
     "architectures": {"fixed": list, "count": int, "hidden_layers": list, "width": list, "inputs": list,
                       "outputs": list, "batch": list},
-    "tolerances": {"rtol": (int, float), "atol": (int, float)},
+    "tolerances": {"rtol": (int, float), "atol": (int, float), "precision": str},
     "limits": {"timeout": (int, float), "memory_mb": int, "cpu_seconds": int, "file_mb": int, "nproc": int,
                "allowed_imports": list},
-    "feedback": {"visibility": str},
+    "feedback": {"visibility": str, "detail": str},
 }
 
 _DEFAULTS = {
@@ -90,7 +97,7 @@ _DEFAULTS = {
                       "batch": [1, 6]},
     "tolerances": {},
     "limits": {"timeout": 10, "memory_mb": 1024, "cpu_seconds": 120, "file_mb": 16, "nproc": 64},
-    "feedback": {"visibility": "visible"},
+    "feedback": {"visibility": "visible", "detail": "full"},
 }
 
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
@@ -169,7 +176,7 @@ def _positive(sec, key, section, where):
     return v
 
 
-def parse(data: dict, where: str = "<assignment>") -> Assignment:
+def parse(data: dict, where: str = "<assignment>") -> TomlAssignment:
     """Validate a TOML document (already parsed) and build the Assignment."""
     d = _check_types(data, where)
     a, net, fn, pts, lim = d["assignment"], d["network"], d["functions"], d["points"], d["limits"]
@@ -186,7 +193,9 @@ def parse(data: dict, where: str = "<assignment>") -> Assignment:
     if not checks:
         raise AssignmentError(f"{where}: no check left: give [functions] names and [points] above 0")
     archs = _architectures(d["architectures"], a["seed"], where)
-    from reference_nets import NetSpec
+    from .contracts._refs import rn
+
+    NetSpec = rn.NetSpec
 
     acts = net["activations"]
     for arch in archs:
@@ -196,8 +205,17 @@ def parse(data: dict, where: str = "<assignment>") -> Assignment:
         except ValueError as e:
             raise AssignmentError(f"{where}: [network] does not fit architecture {arch.label}: {e}") from None
     tol = d["tolerances"]
-    for k in tol:
-        _positive(tol, k, "tolerances", where)
+    for k in ("rtol", "atol"):
+        if k in tol:
+            _positive(tol, k, "tolerances", where)
+    if tol.get("precision", "float64") not in PRECISIONS:
+        raise AssignmentError(f"{where}: [tolerances] precision must be one of {', '.join(PRECISIONS)} (the dtype "
+                              f"whose tolerance applies), got {tol['precision']!r}")
+    from .feedback import DETAILS
+
+    if d["feedback"]["detail"] not in DETAILS:
+        raise AssignmentError(f"{where}: [feedback] detail must be one of {', '.join(DETAILS)}, got "
+                              f"{d['feedback']['detail']!r}")
     for k in ("timeout", "memory_mb", "cpu_seconds", "file_mb", "nproc"):
         _positive(lim, k, "limits", where)
     allowed = lim.get("allowed_imports")
@@ -207,36 +225,73 @@ def parse(data: dict, where: str = "<assignment>") -> Assignment:
     vis = d["feedback"]["visibility"]
     if vis not in VISIBILITY:
         raise AssignmentError(f"{where}: [feedback] visibility must be one of {', '.join(VISIBILITY)}, got {vis!r}")
-    return Assignment(
+    return TomlAssignment(
         name=a["name"], title=a["title"] or a["name"], module=a["module"], seed=a["seed"],
         activations=tuple(acts) if isinstance(acts, list) else acts, target=net["target"], layout=net["layout"],
         bias=net["bias"], functions=dict(fn), points={c: float(pts[c]) for c in CHECKS}, architectures=archs,
         rtol=tol.get("rtol"), atol=tol.get("atol"), timeout=float(lim["timeout"]), memory_mb=lim["memory_mb"],
         cpu_seconds=lim["cpu_seconds"], file_mb=lim["file_mb"], nproc=lim["nproc"],
         allowed_imports=tuple(allowed) if allowed is not None else None, visibility=vis, source=where,
-        checks=checks,
+        checks=checks, precision=tol.get("precision"), detail=d["feedback"]["detail"],
     )
 
 
 def builtin_names() -> list:
-    return sorted(f[:-5] for f in os.listdir(BUILTIN_DIR) if f.endswith(".toml"))
+    from . import contracts
+
+    return contracts.names()
 
 
-def load(name_or_path: str) -> Assignment:
-    """A built-in assignment by name (``mlp``) or an instructor's TOML file by path."""
-    path = name_or_path
-    if not os.path.exists(path):
-        if os.sep in name_or_path or name_or_path.endswith(".toml"):
-            raise AssignmentError(f"assignment file {name_or_path!r} does not exist")
-        path = os.path.join(BUILTIN_DIR, name_or_path + ".toml")
-        if not os.path.exists(path):
-            raise AssignmentError(f"unknown assignment {name_or_path!r}: give a TOML file or one of the built-in "
-                                  f"names: {', '.join(builtin_names())}")
-    if os.path.isdir(path):
-        raise AssignmentError(f"assignment {name_or_path!r} is a folder; give a .toml file")
+def load_toml(path: str) -> TomlAssignment:
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise AssignmentError(f"{path}: not valid TOML: {e}") from None
     return parse(data, where=path)
+
+
+def load_python(path: str):
+    """Run an instructor's Python file (trusted, in the grader) and take its ``assignment``."""
+    import importlib.util
+
+    from .checks import Assignment
+
+    spec = importlib.util.spec_from_file_location(f"_gradcheck_assignment_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - the instructor needs to see which line failed
+        import traceback
+
+        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-4:])
+        raise AssignmentError(f"{path}: running the assignment file failed:\n{tb}") from None
+    a = getattr(module, "assignment", None)
+    if not isinstance(a, Assignment):
+        raise AssignmentError(f"{path}: the file must define a variable named assignment holding a "
+                              f"gradcheck.audit.Assignment (got {type(a).__name__})")
+    if not a.checks:
+        raise AssignmentError(f"{path}: the assignment {a.name!r} declares no checks")
+    a.source = a.source or path
+    return a
+
+
+def load(name_or_path: str):
+    """A built-in assignment by name (``mlp``, ``layers``, ...), a TOML file or a Python file -> Assignment."""
+    from . import contracts
+    from .contracts.mlp import from_config
+
+    path = str(name_or_path)
+    if not os.path.exists(path):
+        if os.sep in path or path.endswith((".toml", ".py")):
+            raise AssignmentError(f"assignment file {path!r} does not exist")
+        try:
+            return contracts.build(path)
+        except KeyError:
+            raise AssignmentError(f"unknown assignment {path!r}: give a .toml or .py file or one of the built-in "
+                                  f"names: {', '.join(builtin_names())}") from None
+    if os.path.isdir(path):
+        raise AssignmentError(f"assignment {path!r} is a folder; give a .toml or .py file")
+    if path.endswith(".py"):
+        return load_python(path)
+    return from_config(load_toml(path))

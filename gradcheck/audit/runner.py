@@ -1,8 +1,9 @@
 """Wiring: one sandbox per submission, fed to the grader, results to the writers.
 
 The only module that knows both sides: it turns an assignment's limits into a sandbox,
-hands the sandbox's ``call`` to ``grader.grade``, and makes sure that every submission
-gets a results.json even when the grader itself fails on it.
+hands the sandbox to ``grader.grade``, and makes sure that every submission gets a
+results.json even when the grader itself fails on it.  ``--shard K/N`` grades a
+deterministic slice; ``writers.merge`` puts the slices back together.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from . import grader, writers
+from . import engine as sandbox_engine
 from .sandbox import Limits, Sandbox
 
 
@@ -22,13 +24,18 @@ def limits_for(a, *, timeout=None, memory_mb=None) -> Limits:
                   file_mb=a.file_mb, nproc=a.nproc)
 
 
-def grade_folder(a, folder: str, name: str, cases, limits: Limits) -> grader.SubmissionResult:
+def grade_folder(a, folder: str, name: str, limits: Limits, engine="auto") -> grader.SubmissionResult:
     """Grade one submission folder; never raises (a grader failure becomes a 0 with an explanation)."""
+    from .submission_files import listing
+
     start = time.monotonic()
     try:
-        with Sandbox(folder, a.module, limits=limits, allowed_imports=list(a.allowed_imports)
-                     if a.allowed_imports is not None else None) as sb:
-            res = grader.grade(a, sb.call, name, cases, notes=[n for n in sb.notes if n.startswith("not copied")])
+        module, root = a.locate(folder)
+        label = "/".join(([root] if root else []) + [module.replace(".", "/") + ".py"])
+        with Sandbox(folder, module, root=root, limits=limits, allowed_imports=list(a.allowed_imports)
+                     if a.allowed_imports is not None else None, engine=engine) as sb:
+            res = grader.grade(a, sb, name, module_label=label, contents=listing(folder),
+                               notes=[n for n in sb.notes if n.startswith("not copied")])
             infra = [n for n in sb.notes if not n.startswith("not copied")]
     except Exception as e:  # noqa: BLE001 - a bug of ours must not cost the other submissions
         detail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:])
@@ -45,6 +52,17 @@ def list_submissions(root: str) -> list:
     """Every subfolder is one submission, whatever its name; hidden folders are skipped."""
     return sorted(e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False)
                   and not e.name.startswith(".") and e.name != "__pycache__")
+
+
+def shard(names: list, k: int, n: int) -> list:
+    """The k-th (1-based) of n deterministic slices of the sorted names: every n-th from the k-th.
+
+    Depends only on the names, so every array task of a Slurm job or a Kubernetes indexed
+    Job computes the same partition without talking to the others.
+    """
+    if not (isinstance(k, int) and isinstance(n, int) and 1 <= k <= n):
+        raise ValueError(f"a shard is K/N with 1 <= K <= N, got {k}/{n}")
+    return sorted(names)[k - 1::n]
 
 
 class Progress:
@@ -74,19 +92,27 @@ class Progress:
 
 
 def audit(a, submissions: str, out: str, *, jobs: int = 1, timeout=None, memory_mb=None,
-          progress: bool = True, log=None) -> list:
-    """Grade every subfolder of ``submissions`` into ``out``; returns the SubmissionResults."""
+          progress: bool = True, log=None, engine="auto", shard_of: tuple | None = None) -> list:
+    """Grade every subfolder of ``submissions`` into ``out``; returns the SubmissionResults.
+
+    ``engine``: the sandbox ("auto", "bwrap", "fallback"; see engine.py), named in the run's header.
+    ``shard_of``: (K, N) grades only the K-th of N slices (see ``shard``).
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     start = time.monotonic()
     names = list_submissions(submissions)
-    os.makedirs(out, exist_ok=True)
-    cases = grader.make_cases(a)
+    if shard_of is not None:
+        names = shard(names, *shard_of)
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    sandbox_engine.remove_stale()
+    engine = sandbox_engine.choose(engine)
+    log(f"gradcheck audit: sandbox: {engine.summary()}")
     limits = limits_for(a, timeout=timeout, memory_mb=memory_mb)
     bar = Progress(len(names), enabled=progress)
     warned: set = set()
 
     def one(name):
-        res = grade_folder(a, os.path.join(submissions, name), name, cases, limits)
+        res = grade_folder(a, os.path.join(submissions, name), name, limits, engine)
         try:
             writers.write_submission(out, res, a.visibility)
         except OSError as e:
@@ -102,13 +128,14 @@ def audit(a, submissions: str, out: str, *, jobs: int = 1, timeout=None, memory_
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(one, names))
-    writers.write_class(out, results, a, time.monotonic() - start)
+    writers.write_class(out, results, a, time.monotonic() - start, shard_of=shard_of)
     return results
 
 
-def gradescope(a, submission: str, results_path: str, *, timeout=None, memory_mb=None) -> grader.SubmissionResult:
+def gradescope(a, submission: str, results_path: str, *, timeout=None, memory_mb=None,
+               engine="auto") -> grader.SubmissionResult:
     """Inside Gradescope's container: one submission in, one results.json out."""
-    cases = grader.make_cases(a)
-    res = grade_folder(a, submission, "submission", cases, limits_for(a, timeout=timeout, memory_mb=memory_mb))
+    res = grade_folder(a, submission, "submission", limits_for(a, timeout=timeout, memory_mb=memory_mb),
+                       sandbox_engine.choose(engine))
     writers.write_json(results_path, writers.results_json(res, a.visibility))
     return res

@@ -50,7 +50,14 @@ def resolution(ctx: Context, b: Block, fast: FastOutcome | None) -> float | None
     with probability P(|N(0,1)| < sqrt(n) T / (s_j |e|)) <= 0.8 sqrt(n) T / (s_j |e|),
     and all K directions with that to the power K.
     """
-    if fast is None or not fast.tolerance:
+    if fast is None or b.checked == "all elements":
+        return None
+    k, tolerance = fast.decisive, fast.tolerance
+    if not k or not tolerance:
+        # the random directions over all blocks met a kink at the point: what this block's
+        # own directions (if they were decisive) saw is what it can promise
+        k, tolerance = len(b.directional.tol), max(b.directional.tol, default=0.0)
+    if not k or not tolerance:
         return None
     k = ctx.opts.directions
     c = 0.8 / 0.01 ** (1.0 / k)

@@ -23,27 +23,30 @@ MAX_FOUND = 8             # elements located by bisection in one large block
 
 @dataclass(frozen=True)
 class FastOutcome:
-    tolerance: float            # the largest directional tolerance (sets the stated resolution)
+    tolerance: float            # the largest tolerance of the decisive directions (sets the stated resolution)
     rel_error: float | None     # largest relative directional error away from kinks
     unlocalized: bool           # a direction failed, persistently, but no element showed why
+    decisive: int = 0           # random directions over all blocks that met no kink at the point
 
 
 def fast_check(ctx: Context, st: Stepping, first: np.ndarray) -> FastOutcome:
     """``directions`` random directions over all blocks (the first is ``first``); localize on failure."""
     escalate = global_failed = False
-    tolerance, rel_error = 0.0, None
+    tolerance, rel_error, decisive = 0.0, None, 0
     for k in range(ctx.opts.directions):
         u = first if k == 0 else random_direction(ctx, ctx.blocks)
         d = directional_test(ctx, st, u, ctx.blocks, "a random direction")
         st = kink_free_stepping(st, d.estimate)
-        tolerance = max(tolerance, d.tolerance)
+        if not d.kink:  # a kink at the point leaves the direction inconclusive: no resolution from it
+            tolerance = max(tolerance, d.tolerance)
+            decisive += 1
         if not d.kink and d.estimate.value != 0:
             rel = abs(d.yours - float(d.estimate.value)) / abs(float(d.estimate.value))
             rel_error = rel if rel_error is None else max(rel_error, rel)
         escalate |= (not d.passed) or d.kink
         global_failed |= (not d.passed) and not d.kink
     unlocalized = localize(ctx, st, global_failed) if escalate else False
-    return FastOutcome(tolerance, rel_error, unlocalized)
+    return FastOutcome(tolerance, rel_error, unlocalized, decisive)
 
 
 def localize(ctx: Context, st: Stepping, global_failed: bool) -> bool:

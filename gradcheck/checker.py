@@ -79,7 +79,9 @@ def _first_evaluations(problem: Problem) -> tuple[float, float]:
         raise NonDeterministic(
             f"f returned {f0!r} and then {again!r} at the same params: f is not deterministic, so no "
             f"derivative of it can be checked. Fix its random seed (pass a seeded np.random.Generator "
-            f"or jax PRNGKey), disable dropout and other noise, or check a pure function of params."
+            f"or jax PRNGKey), disable dropout and other noise, or check a pure function of params; or pass "
+            f"replay_random=True to replay the random state (numpy, random, np.random.Generator, torch) at "
+            f"every evaluation."
         )
     return f0, max(0.0, min(t1 - t0, t2 - t1))
 

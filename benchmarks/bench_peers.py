@@ -125,9 +125,18 @@ def tool_gradcheck(mode):
     return run
 
 
-def tool_torch(fast_mode):
+def tool_torch(fast_mode, dropin=False):
+    """torch.autograd.gradcheck on a custom autograd.Function wrapping f and the gradient (or the drop-in on it)."""
     def run(params, f, grad):
         import torch
+
+        if dropin:
+            from gradcheck.compat.torch import gradcheck as check
+        else:
+            import sys as _sys
+
+            import torch.autograd.gradcheck  # noqa: F401
+            check = _sys.modules["torch.autograd.gradcheck"].gradcheck
 
         torch.manual_seed(0)
         names = list(params)
@@ -147,15 +156,25 @@ def tool_torch(fast_mode):
         inputs = tuple(torch.tensor(params[n], requires_grad=True) for n in names)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about float32 inputs (case c)
-            return bool(torch.autograd.gradcheck(HandWritten.apply, inputs, fast_mode=fast_mode,
-                                                 raise_exception=False))
+            return bool(check(HandWritten.apply, inputs, fast_mode=fast_mode, raise_exception=False))
     return run
 
 
-def tool_jax(params, f, grad):
+def tool_jax(dropin=False):
+    """jax.test_util.check_grads on a custom_vjp calling the numpy code (or the drop-in on it)."""
+    def run(params, f, grad):
+        return _run_jax(params, f, grad, dropin)
+    return run
+
+
+def _run_jax(params, f, grad, dropin):
     import jax
     import jax.numpy as jnp
-    from jax.test_util import check_grads
+
+    if dropin:
+        from gradcheck.compat.jax import check_grads
+    else:
+        from jax.test_util import check_grads
 
     names = list(params)
     dtype = params[names[0]].dtype
@@ -230,6 +249,7 @@ class Tool:
     evals: object            # evals(n) -> rough number of f evaluations, for the skip estimate
     copies: float = 1.0      # full copies of the parameters per evaluation (estimate)
     scales: bool = True      # evaluations grow with n: re-estimate them from the smaller sizes
+    dropin: bool = False     # gradcheck.compat: gradcheck's verdicts behind a peer's signature
 
 
 TOOLS = [
@@ -238,7 +258,10 @@ TOOLS = [
     Tool("torch.autograd.gradcheck", tool_torch(False), lambda n: 2 * n + 2, 1),
     # fast_mode re-runs the slow mode when it fails, so its cost is re-measured per case too
     Tool("torch gradcheck fast_mode=True", tool_torch(True), lambda n: 14, 1),
-    Tool("jax.test_util.check_grads", tool_jax, lambda n: 4, 1),
+    Tool("gradcheck.compat.torch.gradcheck", tool_torch(False, dropin=True), lambda n: 60, 3, scales=False,
+         dropin=True),
+    Tool("jax.test_util.check_grads", tool_jax(), lambda n: 4, 1),
+    Tool("gradcheck.compat.jax.check_grads", tool_jax(dropin=True), lambda n: 60, 3, scales=False, dropin=True),
     Tool("classic loop (h=1e-5, rel<1e-7)", tool_classic, lambda n: 2 * n, 0),
     Tool("numdifftools nd.Gradient", tool_numdifftools, lambda n: 30 * n, 1),
 ]
@@ -427,7 +450,7 @@ def size_table(results: list, size: str) -> str:
     return common.md_table(header, rows)
 
 
-def targets(results: list, mem: dict) -> list[str]:
+def summary(results: list, mem: dict) -> list[str]:
     lines = []
     by = {(r.tool, r.size, r.case): r for r in results}
     gc, tf = TOOLS[0].name, TOOLS[2].name
@@ -444,7 +467,7 @@ def targets(results: list, mem: dict) -> list[str]:
         lines.append(f"- ~11.5k params, gradcheck default right on (a)-(d): {'yes' if ok else 'no'} "
                      f"({', '.join(f'({k}) {v}' for k, v in zip(CASES, verdicts))})")
         peer_ok = []
-        for tool in TOOLS[2:]:
+        for tool in [t for t in TOOLS[2:] if not t.dropin]:
             vs = [by[(tool.name, "11.5k", k)].verdict for k in CASES if (tool.name, "11.5k", k) in by]
             measured = [v for v in vs if v == "right" or v.startswith("WRONG")]
             wrong = [k for k, v in zip(CASES, vs) if v.startswith("WRONG")]
@@ -453,6 +476,11 @@ def targets(results: list, mem: dict) -> list[str]:
         lines.append(f"- ~11.5k params, every peer gets at least one case wrong: {'yes' if all_wrong else 'no'} ("
                      + "; ".join(f"{n}: {'wrong on ' + ','.join(w) if w else 'all ' + str(m) + ' measured right'}"
                                  for n, _, w, m in peer_ok) + ")")
+    for tool in [t for t in TOOLS if t.dropin]:
+        vs = [f"({k}) {by[(tool.name, '11.5k', k)].verdict}" for k in CASES if (tool.name, "11.5k", k) in by]
+        if vs:
+            lines.append(f"- ~11.5k params, drop-in {tool.name} (the original's call, gradcheck's verdicts): "
+                         + ", ".join(vs))
     for keys, what in ((("a", "c"), "smooth f: (a) and (c)"), (("d",), "at a kink: (d)")):
         passes = [(r.size, r.case, r.f_evals, r.grad_calls) for r in results
                   if r.tool == gc and r.case in keys and r.passed]
@@ -477,7 +505,7 @@ def targets(results: list, mem: dict) -> list[str]:
 
 
 def render(info: dict, command: str, results: list, mem: dict, sizes: list, repeats: int, skip: float) -> tuple[str, list]:
-    """The markdown report and the targets lines."""
+    """The markdown report and the summary lines."""
     md = ["# gradcheck vs peers on hand-written MLP backprop\n",
           f"Command: `{command}`\n", "## Machine\n", common.machine_md(info), ""]
     md.append(
@@ -497,15 +525,19 @@ def render(info: dict, command: str, results: list, mem: dict, sizes: list, repe
               "atol=1e-5, rtol=1e-3); jax.test_util.check_grads(order=1, modes=['rev']) runs a jax.custom_vjp whose "
               "forward and backward call the numpy code through jax.pure_callback; the classic loop is the CS231n "
               "one (h=1e-5 central differences, fail if any |a-n|/max(|a|,|n|) >= 1e-7); numdifftools is "
-              "nd.Gradient with its defaults, compared with np.allclose defaults (rtol=1e-5, atol=1e-8).\n")
+              "nd.Gradient with its defaults, compared with np.allclose defaults (rtol=1e-5, atol=1e-8). "
+              "The drop-ins (gradcheck.compat.torch.gradcheck, gradcheck.compat.jax.check_grads) are called exactly "
+              "like the original in the row above them, on the same wrapped function: their verdicts are "
+              "gradcheck's. For the torch rows, case (b) is a custom autograd.Function with a 1% error in one "
+              "element of its backward.\n")
     for size in sizes:
         cases_note = [r.note for r in results if r.size == size and r.case == "b"][:1]
         md.append(f"## {size} parameters: layers {SIZES[size]} ({Net(SIZES[size]).n_params} parameters)\n")
         if cases_note:
             md.append(f"Case (b): {cases_note[0]}.\n")
         md.append(size_table(results, size) + "\n")
-    tl = targets(results, mem)
-    md.append("## Targets\n")
+    tl = summary(results, mem)
+    md.append("## Summary\n")
     md.append("\n".join(tl) + "\n")
     return "\n".join(md), tl
 
@@ -516,6 +548,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", nargs="+", choices=list(SIZES), help="network sizes (default: all)")
     ap.add_argument("--out", help="results file stem in benchmarks/results (default: peers, or peers-quick with --quick)")
     ap.add_argument("--render", metavar="JSON", help="only re-render the markdown from a results JSON file")
+    ap.add_argument("--tools", nargs="+", metavar="TEXT",
+                    help="run only the tools whose name contains one of these (e.g. torch jax); default: all")
     args = ap.parse_args(argv)
     if args.render:
         with open(args.render) as fh:
@@ -525,7 +559,8 @@ def main(argv=None) -> int:
         sizes = [s for s in SIZES if any(r.size == s for r in results)]
         text, tl = render(data["machine"], data["command"], results, mem, sizes, data.get("repeats", REPEATS),
                           data.get("skip_seconds", SKIP_SECONDS))
-        data["targets"] = tl
+        data.pop("targets", None)
+        data["summary"] = tl
         _write(args.out or "peers", text, data)
         print(text)
         return 0
@@ -546,6 +581,8 @@ def main(argv=None) -> int:
         n = cases["a"].net.n_params
         print(f"\n## {size}: layers {SIZES[size]}, {n} parameters, batch {cases['a'].net.batch}", flush=True)
         for tool in TOOLS:
+            if args.tools and not any(t in tool.name for t in args.tools):
+                continue
             for k, case in cases.items():
                 r = measure(tool, case, size, repeats, skip, estimator)
                 if k == "a":
@@ -561,7 +598,7 @@ def main(argv=None) -> int:
         "machine": info, "command": command, "repeats": repeats, "skip_seconds": skip,
         "results": [asdict(r) for r in results],
         "gradcheck_overhead_memory": {k: {"peak_bytes": v[0], "param_bytes": v[1]} for k, v in mem.items()},
-        "targets": tl})
+        "summary": tl})
     return 0
 
 

@@ -27,7 +27,8 @@ from gradcheck.report import CheckReport, ParamReport
 ORACLES = ("auto", "fd", "jax")
 
 
-def jvp_report(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None, atol=None, reference=None):
+def jvp_report(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None, atol=None, reference=None,
+               replay_random=False):
     """Check a Jacobian-vector product: jvp ~ d f(primals + tau * tangents) / d tau at 0.
 
     primals is a tuple of f's positional arguments (as in jax.jvp), or one
@@ -36,17 +37,22 @@ def jvp_report(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None, atol
     or None for JAX's jax.jvp / torch's torch.func.jvp of f (custom rules
     included). oracle: "auto" (finite differences, or jax.jvp of reference when
     one is given), "fd", or "jax" (jax.jvp of reference, else of f, in float64).
-    Returns a CheckReport (kind "jvp"); raises a usage error when the call is wrong.
+    replay_random: f draws random numbers (dropout); replay the same draws at
+    every evaluation (gradcheck.replay). Returns a CheckReport (kind "jvp");
+    raises a usage error when the call is wrong.
     """
-    report = _jvp_report(f, primals, tangents, jvp, oracle=oracle, rtol=rtol, atol=atol, reference=reference)
+    report = _jvp_report(f, primals, tangents, jvp, oracle=oracle, rtol=rtol, atol=atol, reference=reference,
+                         replay_random=replay_random)
     notify("jvp_report", report)
     return report
 
 
-def assert_jvp_match(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None, atol=None, reference=None):
+def assert_jvp_match(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None, atol=None, reference=None,
+                     replay_random=False):
     """Return the report if jvp is f's Jacobian-vector product along tangents; raise GradientMismatch otherwise."""
     __tracebackhide__ = True
-    report = _jvp_report(f, primals, tangents, jvp, oracle=oracle, rtol=rtol, atol=atol, reference=reference)
+    report = _jvp_report(f, primals, tangents, jvp, oracle=oracle, rtol=rtol, atol=atol, reference=reference,
+                         replay_random=replay_random)
     notify("assert_jvp_match", report)
     if not report.passed:
         raise GradientMismatch(report.message(), report)
@@ -115,7 +121,7 @@ class _Line:
 
 
 # -- the check ---------------------------------------------------------------------------------
-def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference) -> CheckReport:
+def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference, replay_random) -> CheckReport:
     if oracle not in ORACLES:
         raise GradcheckUsageError(f"oracle={oracle!r}; choose one of {', '.join(map(repr, ORACLES))}")
     for name, val in (("rtol", rtol), ("atol", atol)):
@@ -123,6 +129,12 @@ def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference) -> 
             raise GradcheckUsageError(f"{name}={val!r}; it must be a number >= 0 (or None for the dtype default)")
     if reference is not None and not callable(reference):
         raise GradcheckUsageError("reference must be a function with f's signature (a JAX twin of f)")
+    if not isinstance(replay_random, bool):
+        raise GradcheckUsageError(f"replay_random={replay_random!r}; it must be True or False")
+    if replay_random:
+        from gradcheck.replay import replaying
+
+        f, jvp = replaying(f, jvp, primals)
     start = time.perf_counter()
     problem = Problem(f, primals, root="primals", call=_caller(primals))
     v = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1)
@@ -134,7 +146,8 @@ def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference) -> 
     again = line.flat(line.outputs())
     if not np.array_equal(y0, again, equal_nan=True):
         raise NonDeterministic("f returned different outputs at the same primals: f is not deterministic, so no "
-                               "derivative of it can be checked. Fix its random seed or disable dropout.")
+                               "derivative of it can be checked. Fix its random seed or disable dropout, or pass "
+                               "replay_random=True to replay the random state at every evaluation.")
     user, user_dtypes = _user_product(f, primals, tangents, jvp, problem, out_def, out_paths, out_leaves)
     name = "jax" if oracle == "jax" or (oracle == "auto" and reference is not None) else "fd"
     if name == "jax":

@@ -130,3 +130,14 @@ class TestTorch:
         assert jvp_report(Exp.apply, (x,), (t,)).passed
         Exp.factor = 1.01
         assert not jvp_report(Exp.apply, (x,), (t,)).passed
+
+
+def test_random_f_is_refused_or_replayed():
+    def noisy(x):
+        return np.sin(x) * (np.random.rand(x.size) > 0.3)
+    with pytest.raises(gradcheck.NonDeterministic, match="replay_random=True"):
+        jvp_report(noisy, X, T, np.zeros(4))
+    state = np.random.get_state()
+    mask = np.random.rand(4) > 0.3
+    np.random.set_state(state)
+    assert jvp_report(noisy, X, T, np.cos(X) * T * mask, replay_random=True).passed

@@ -5,8 +5,6 @@ in by gradcheck.oracle_torch). A numpy f gets an error that says what to pass.
 """
 from __future__ import annotations
 
-import sys
-
 from gradcheck.errors import GradcheckUsageError
 
 NO_AUTODIFF = ("grads was not given and f is not differentiable by JAX or torch here. Pass your gradient: "

@@ -31,7 +31,7 @@ def jax_oracle_check(ctx: Context, fn, name: str) -> Stepping | None:
             continue
         if st is None:
             st, _ = measure_stepping(ctx)
-        probe = Block(b.leaf, b.dtype, b.user, ctx.problem.x0[b.leaf.slice], b.roundoff)
+        probe = Block(b.leaf, b.dtype, b.user, ctx.problem.x0[b.leaf.slice])
         check_elements(ctx, st, probe, suspects, "all elements")
         kinked = probe.kink
         if np.any(kinked):

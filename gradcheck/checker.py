@@ -49,7 +49,7 @@ def run_check(f, params, grads, opts: Options, target: Target = Target()):
     wide = widen(grads, problem, user, dtypes)   # float32 from a function: its float64 rerun is checked
     oracle = _resolve_oracle(opts, grads, problem)
     source = "autodiff" if grads is None else "function" if callable(grads) else "arrays"
-    ctx = build_context(problem, f0, wide.user, wide.dtypes, opts, None, source)
+    ctx = build_context(problem, f0, wide.user, wide.dtypes, opts, source)
     attach(ctx, wide)
     stepping = fast = None
     mode, reason = "full", "JAX autodiff gives every element at once"

@@ -63,12 +63,11 @@ class Options:
 class Block:
     """What is known about one parameter leaf as the check proceeds."""
 
-    def __init__(self, leaf: Leaf, dtype, user: np.ndarray, x: np.ndarray, roundoff=None):
+    def __init__(self, leaf: Leaf, dtype, user: np.ndarray, x: np.ndarray):
         self.leaf = leaf
         self.dtype = dtype
         self.user = user                                # the user's gradient, flat float64
         self.finite = bool(np.all(np.isfinite(user)))
-        self.roundoff = roundoff                        # observed float32 round-off per element, or None
         self.narrow = None          # your float32 result, where user is your float64 rerun (roundoff.py)
         self.narrow_dtype = None
         self.rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
@@ -112,11 +111,9 @@ class Context:
     cache: dict = field(default_factory=dict)     # built on demand: the batched evaluator
 
 
-def build_context(problem: Problem, f0: float, user: list, dtypes: list, opts: Options, roundoff=None,
+def build_context(problem: Problem, f0: float, user: list, dtypes: list, opts: Options,
                   source: str = "arrays") -> Context:
-    roundoff = roundoff or [None] * len(user)
-    blocks = [Block(leaf, dt, g, problem.x0[leaf.slice], r)
-              for leaf, dt, g, r in zip(problem.leaves, dtypes, user, roundoff)]
+    blocks = [Block(leaf, dt, g, problem.x0[leaf.slice]) for leaf, dt, g in zip(problem.leaves, dtypes, user)]
     global_scale = max((float(np.max(np.abs(g[np.isfinite(g)]), initial=0.0)) for g in user), default=0.0)
     return Context(problem, f0, blocks, opts, np.random.default_rng(opts.seed), global_scale, source)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck import fd, oracle_jax, tolerances
+from gradcheck import fd, oracle_jax
 from gradcheck.batched import BatchedEvaluator, coordinate_values
 from gradcheck.compare import Comparison, compare_arrays, subgradient_target
 from gradcheck.context import Block, Context, Stepping
@@ -54,8 +54,6 @@ def compare_block(ctx: Context, b: Block, sel=None) -> Comparison:
     sel = np.arange(len(b.idx)) if sel is None else sel
     user = b.user[b.idx[sel]]
     exp, err = subgradient_target(user, b.expected[sel], b.error[sel], b.kink[sel], b.lo[sel], b.hi[sel])
-    if b.roundoff is not None:
-        err = err + tolerances.ROUNDOFF_SIGMAS * b.roundoff[b.idx[sel]]
     scale = float(np.max(np.abs(b.expected[np.isfinite(b.expected)]), initial=0.0))
     r, a = block_tolerance(ctx, b, scale)
     return compare_arrays(user, exp, rtol=r, atol=a, error_estimate=err, dtype=b.dtype)

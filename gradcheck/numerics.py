@@ -27,10 +27,7 @@ def block_tolerance(ctx: Context, b: Block, scale_hint: float) -> tuple[float, f
     """(rtol, atol) for block b: the user's overrides, else its dtype's floor (tolerances.py)."""
     finite = b.user[np.isfinite(b.user)]
     scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
-    # with the round-off measured (|g32 - g64|, added per element), the dtype's
-    # blanket floor is only needed as a margin: the float32 floor shrinks 30-fold
-    return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale,
-                              measured=b.roundoff is not None)
+    return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale)
 
 
 def roundoff_floor(ctx: Context, u: np.ndarray, support) -> float:
@@ -41,8 +38,6 @@ def roundoff_floor(ctx: Context, u: np.ndarray, support) -> float:
         w = np.abs(b.finite_user())
         w = w * r
         w += a
-        if b.roundoff is not None:
-            w += tolerances.ROUNDOFF_SIGMAS * b.roundoff
         w *= u[b.leaf.slice]
         total += float(w @ w)
     return tolerances.FLOOR_SIGMAS * float(np.sqrt(total))

@@ -28,9 +28,7 @@ _FLOORS = {
 
 
 FLOOR_SIGMAS = 3.0        # directional floor: 3 standard deviations of the dtype's round-off
-ROUNDOFF_SIGMAS = 4.0     # observed float32 round-off (|g32 - g64|) allowed per element, in multiples
 
-MEASURED = Floor(rtol=1e-5, atol_frac=1e-6)  # float32 whose round-off was measured, added per element
 
 
 def floor_for(dtype) -> Floor:
@@ -71,18 +69,16 @@ AUTODIFF_ERROR = 1e3 * float(np.finfo(np.float64).eps)  # JAX's float64 gradient
 
 
 def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
-            global_scale: float = 0.0, *, measured: bool = False) -> tuple[float, float]:
+            global_scale: float = 0.0) -> tuple[float, float]:
     """(rtol, atol) for one block: the user's overrides win, otherwise the dtype floor.
 
     ``scale`` is the block's largest magnitude. ``global_scale``, the largest
     magnitude over all parameters, sets a second absolute floor of 100 eps of the
     dtype: a block whose units are saturated is tiny, but a float32 computation
     still carries round-off the size of the unsaturated terms (1 - tanh(v)^2
-    loses its digits), so its relative error can reach percents. ``measured``:
-    the gradient's round-off was measured and is added per element elsewhere,
-    so only the MEASURED margin is needed here. A user ``atol`` is absolute.
+    loses its digits), so its relative error can reach percents. A user ``atol`` is absolute.
     """
-    floor = MEASURED if measured else floor_for(dtype)
+    floor = floor_for(dtype)
     r = floor.rtol if rtol is None else float(rtol)
     if atol is not None:
         return r, float(atol)

@@ -22,9 +22,9 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from reference_nets import ACTIVATIONS, LAYOUTS, TARGETS, NetSpec, init_params
-from reference_nets._matrix import forward_cache
-from reference_nets._targets import NEEDS_LOGISTIC_OUTPUT, NO_TEACHER
+from gradcheck.reference_nets import ACTIVATIONS, LAYOUTS, TARGETS, NetSpec, init_params
+from gradcheck.reference_nets._matrix import forward_cache
+from gradcheck.reference_nets._targets import NEEDS_LOGISTIC_OUTPUT, NO_TEACHER
 
 __all__ = ["network_specs", "params_for", "inputs_for", "KINKS", "DEFAULT_MARGIN"]
 
@@ -210,7 +210,7 @@ def inputs_for(spec: NetSpec, *, params=None, batch=(1, 8), kinks: str = "avoid"
             raise ValueError(f"kinks={kinks!r} needs params= (the relu pre-activations depend on them): "
                              f"inputs_for(spec, params=params), or kinks='allow'")
     if params is not None:
-        from reference_nets._spec import check_params
+        from gradcheck.reference_nets._spec import check_params
         params = check_params(spec, params)
     control = has_relu and kinks != "allow"
 

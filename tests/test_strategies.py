@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import gradcheck
 from gradcheck.strategies import DEFAULT_MARGIN, inputs_for, network_specs, params_for
-from reference_nets import ACTIVATIONS, NetSpec, backprop, loss
-from reference_nets._matrix import forward_cache
+from gradcheck.reference_nets import ACTIVATIONS, NetSpec, backprop, loss
+from gradcheck.reference_nets._matrix import forward_cache
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

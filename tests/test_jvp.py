@@ -74,7 +74,9 @@ def test_numpy_f_without_jvp_is_a_usage_error():
 
 
 class TestJax:
-    jax = pytest.importorskip("jax", reason="jax is optional (the 'jax' extra)")
+    @property
+    def jax(self):  # skipped per test, so the numpy tests still run without it
+        return pytest.importorskip("jax", reason="jax is optional (the 'jax' extra)")
 
     def rules(self, factor):
         jax, jnp = self.jax, self.jax.numpy
@@ -105,7 +107,9 @@ class TestJax:
 
 
 class TestTorch:
-    torch = pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+    @property
+    def torch(self):  # skipped per test, so the numpy tests still run without it
+        return pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
 
     def test_autograd_function_jvp_rule(self):
         torch = self.torch
@@ -134,10 +138,10 @@ class TestTorch:
 
 def test_random_f_is_refused_or_replayed():
     def noisy(x):
-        return np.sin(x) * (np.random.rand(x.size) > 0.3)
+        return np.sin(x) * (1.0 + np.random.rand(x.size))  # a new noise draw at every call
     with pytest.raises(gradcheck.NonDeterministic, match="replay_random=True"):
         jvp_report(noisy, X, T, np.zeros(4))
     state = np.random.get_state()
-    mask = np.random.rand(4) > 0.3
+    noise = 1.0 + np.random.rand(4)
     np.random.set_state(state)
-    assert jvp_report(noisy, X, T, np.cos(X) * T * mask, replay_random=True).passed
+    assert jvp_report(noisy, X, T, np.cos(X) * T * noise, replay_random=True).passed

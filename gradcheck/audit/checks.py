@@ -262,6 +262,8 @@ class Context:
             return Part(label, True, weight)
         from .feedback import mismatch_numbers, pattern_words
 
+        if cmp.n_total == 1:
+            return Part(label, False, weight, problem="wrong", numbers=mismatch_numbers(cmp))
         return Part(label, False, weight, problem=f"{cmp.n_mismatch} of {cmp.n_total} elements differ",
                     numbers=mismatch_numbers(cmp), diagnosis=pattern_words(label, a, expected))
 
@@ -352,7 +354,9 @@ class CompareCheck(Check):
         self.call, self.inputs, self.reference, self.output, self.labels = call, inputs, reference, output, labels
 
     def run(self, ctx):
-        args = tuple(self.inputs(ctx.rng))
+        return run_cases(self, ctx, self._one)
+
+    def _one(self, ctx, args):
         expected = self.reference(*args)
         select = [self.output] if isinstance(self.output, (int, str)) else None
         got = ctx.invoke("call", self.call, args, {}, select=select)
@@ -390,7 +394,9 @@ class VJPCheck(Check):
         self.output, self.cache, self.gradients, self.reference = output, cache, gradients, reference
 
     def run(self, ctx):
-        args = tuple(self.inputs(ctx.rng))
+        return run_cases(self, ctx, self._one)
+
+    def _one(self, ctx, args):
         result = ctx.call(self.forward, *args)
         if not isinstance(result, (tuple, list)):
             raise Wrong(f"{self.forward}() should return a tuple ({_tuple_words(self)}), got {_kind_of(result)}")
@@ -399,6 +405,8 @@ class VJPCheck(Check):
         except (IndexError, KeyError):
             raise Wrong(f"{self.forward}() should return a tuple ({_tuple_words(self)}), got {len(result)} "
                         f"values") from None
+        if out is None:
+            raise NotImplementedByStudent(f"{self.forward}() returned None as its output (is it still a stub?)")
         out = ctx.array(out, np.shape(out) if not isinstance(out, (list, tuple)) else np.asarray(out).shape,
                         f"{self.forward}() output")
         dout = ctx.rng.normal(size=out.shape) if out.ndim else np.float64(1.0)
@@ -428,6 +436,31 @@ class VJPCheck(Check):
                 if p.passed and not r.passed:
                     p.passed, p.problem, p.numbers = False, "differs from the reference gradient", r.numbers
         return parts
+
+
+def _case_name(args) -> str:
+    first = next((a for a in args if isinstance(a, np.ndarray)), None)
+    return f"inputs of shape {first.shape}" if first is not None else "the inputs"
+
+
+def run_cases(check, ctx, one) -> list:
+    """``inputs(rng)`` gives one tuple of arguments, or a list of them (several shapes): a
+    part passes when it passes on every case; the first failing case says why."""
+    cases = check.inputs(ctx.rng)
+    if not isinstance(cases, list):
+        return one(ctx, tuple(cases))
+    per_case = [(_case_name(args), one(ctx, tuple(args))) for args in cases]
+    merged = []
+    for i, first in enumerate(per_case[0][1]):
+        bad = [(name, parts[i]) for name, parts in per_case if not parts[i].passed]
+        if not bad:
+            merged.append(first)
+            continue
+        name, p = bad[0]
+        where = f"with {name}" + (f"; wrong on {len(bad)} of {len(per_case)} inputs" if len(per_case) > 1 else "")
+        merged.append(Part(p.label, False, p.weight, problem=f"{p.problem} ({where})", numbers=p.numbers,
+                           diagnosis=p.diagnosis, bugs=p.bugs))
+    return merged
 
 
 def _kind_of(v) -> str:
@@ -483,6 +516,7 @@ class Assignment:
         self.bug_titles = dict(bug_titles or {})
         self.source = source
         self.checks: list = []
+        self.tag_failures = True   # name "<check>: <part>" in the class report where no bug was diagnosed
         self.summary_line = ""     # one line under the score (e.g. which networks were used)
 
     # -- declaring checks
@@ -536,8 +570,7 @@ class Assignment:
                 return None
             parts = check.run(ctx)
         except NotImplementedByStudent as e:
-            parts, header, bugs = [Part("not implemented", False, problem=str(e))], "not implemented", \
-                ["not implemented"]
+            parts, bugs = [Part("not implemented", False, problem=str(e))], ["not implemented"]
         except StudentFailed as e:
             parts = [Part(e.function, False, problem=failure_text(e.outcome, e.function))]
             bugs = [_failure_tag(e.outcome)]
@@ -546,6 +579,8 @@ class Assignment:
         total = sum(p.weight for p in parts) or 1.0
         score = round(check.points * sum(p.weight for p in parts if p.passed) / total, 4)
         bugs += [b for p in parts for b in p.bugs]
+        if self.tag_failures and not bugs:
+            bugs += [f"{check.kind}: {p.label}" for p in parts if not p.passed]
         out = render_check(check, parts, self.detail, notes=ctx.notes, printed=printed_text(ctx.printed),
                            header=header)
         return CheckResult(check.name, check.kind, score, check.points, out, sorted(set(bugs)))

@@ -19,6 +19,9 @@ def _num(v) -> str:
 def mismatch_numbers(cmp) -> str:
     """numpy.testing's shape: worst element, tolerances, max differences (detail "full")."""
     idx = ", ".join(str(i) for i in cmp.worst_index)
+    if cmp.n_total == 1:
+        return (f"yours {_num(cmp.worst_actual)}, expected {_num(cmp.worst_expected)} "
+                f"(rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e})")
     return (f"worst at [{idx}]: yours {_num(cmp.worst_actual)}, expected {_num(cmp.worst_expected)}\n"
             f"max abs difference {_num(cmp.max_abs)}, max rel difference {_num(cmp.max_rel)} "
             f"(rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e})")

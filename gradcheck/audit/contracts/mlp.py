@@ -163,6 +163,7 @@ def from_config(cfg) -> Assignment:
                    allowed_imports=cfg.allowed_imports,
                    bug_titles={n: b.title for n, b in rn.CATALOG.items()}, source=cfg.source)
     a.config = cfg
+    a.tag_failures = False   # the bug catalog names what it recognises
     cases = make_cases(cfg)
     n = len(cases)
     for case in cases:

@@ -1,17 +1,19 @@
 """Hostile: return values whose __reduce__ / __array__ / __float__ run code, wherever they are handled.
 
-Every method records the pid it ran in; the grader's pid must never appear.
+Every method records the pid it ran in; the grader's pid must never appear.  Records go to the
+child's TMPDIR and, only where the test set GRADCHECK_FIXTURE_LOG (a file in its tmp_path, seen
+only if this code ever ran in the grader's own process), there too.
 """
 import os
 
 import numpy as np
 
 LOG = os.path.join(os.environ.get("TMPDIR", "/tmp"), "evil-calls.txt")
-GLOBAL_LOG = "/tmp/gradcheck-fixture-evil-pids.txt"
+GLOBAL_LOG = os.environ.get("GRADCHECK_FIXTURE_LOG")
 
 
 def _record(what):
-    for path in (LOG, GLOBAL_LOG):
+    for path in (LOG, GLOBAL_LOG) if GLOBAL_LOG else (LOG,):
         try:
             with open(path, "a") as f:
                 f.write(f"{what} {os.getpid()}\n")
@@ -25,7 +27,7 @@ class Evil:
 
     def __reduce__(self):
         _record("reduce")
-        return (os.system, ("touch /tmp/gradcheck-fixture-pwned",))
+        return (os.system, ('test -n "$GRADCHECK_FIXTURE_PWNED" && touch "$GRADCHECK_FIXTURE_PWNED"',))
 
     def __array__(self, dtype=None, copy=None):
         _record("array")

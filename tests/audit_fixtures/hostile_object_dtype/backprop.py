@@ -1,11 +1,14 @@
-"""Hostile: object-dtype arrays (a pickle waiting to happen)."""
+"""Hostile: object-dtype arrays (a pickle waiting to happen).
+
+Unpickled in the grader, the payload would touch the file the test named in GRADCHECK_FIXTURE_PWNED
+(inside its tmp_path); nowhere else."""
 import numpy as np
 
 
 class Payload:
     def __reduce__(self):
         import os
-        return (os.system, ("touch /tmp/gradcheck-fixture-pwned",))
+        return (os.system, ('test -n "$GRADCHECK_FIXTURE_PWNED" && touch "$GRADCHECK_FIXTURE_PWNED"',))
 
 
 def forward(params, x):

@@ -1,37 +1,27 @@
-"""Hostile: tries to overwrite other submissions and to plant a fake results.json."""
-import glob
+"""Hostile: tries to overwrite a neighbour's files and to plant a fake results.json.
+
+It aims ONLY at the canaries the test listed in probe.json (all inside the test's own tmp_path)
+and reports what it managed (PROBE<...>PROBE).  Nothing else is touched, whoever runs it."""
 import json
-import os
 
 FAKE = json.dumps({"score": 100, "tests": []})
 PWN = "def forward(params, x):\n    raise SystemExit('pwned')\n"
+try:
+    cfg = json.load(open("probe.json"))
+except OSError:  # run without the test's canaries: do nothing at all
+    cfg = {"targets": []}
 attempts = []
-
-
-def _try_write(path, text):
+for path in cfg["targets"]:
     try:
         with open(path, "w") as f:
-            f.write(text)
-        attempts.append(("wrote", path))
-    except OSError as e:
-        attempts.append((type(e).__name__, path))
-
-
-here = os.getcwd()
-for up in (here, os.path.dirname(here), os.path.dirname(os.path.dirname(here))):
-    _try_write(os.path.join(up, "results.json"), FAKE)
-    for p in glob.glob(os.path.join(up, "*", "backprop.py")):
-        if os.path.dirname(p) != here:
-            _try_write(p, PWN)
-for pattern in ("/tmp/*/*/backprop.py", "/tmp/*/*/*/backprop.py", "/tmp/*/*/*/*/backprop.py",
-                "/tmp/*/*/*/*/*/backprop.py", "/tmp/**/results.json", "/autograder/results/results.json"):
-    for p in glob.glob(pattern, recursive=True)[:200]:
-        _try_write(p, FAKE if p.endswith(".json") else PWN)
-_try_write("/autograder/results/results.json", FAKE)
+            f.write(FAKE if path.endswith(".json") else PWN)
+        attempts.append(path)
+    except OSError:
+        pass
 
 
 def forward(params, x):
-    raise RuntimeError(f"{len(attempts)} write attempts")
+    raise RuntimeError("PROBE<" + json.dumps({"wrote": attempts}) + ">PROBE")
 
 
 def backward(params, x, t):

@@ -132,3 +132,12 @@ def test_torch_vjp_of_a_vector_function(params):
     assert gradcheck.vjp_report(f, params["x"], cot, oracle_torch.vjp_function(f, params["x"])).passed
     Cube.scale = 1.01
     assert not gradcheck.vjp_report(f, params["x"], cot, oracle_torch.vjp_function(f, params["x"])).passed
+
+
+def test_assert_vjp_match_with_vjp_none_uses_torch_autograd(params):
+    f = lambda x: Cube.apply(x) * 2  # noqa: E731
+    cot = np.arange(5.0)
+    assert gradcheck.assert_vjp_match(f, params["x"], cot, None).passed
+    Cube.scale = 1.01
+    with pytest.raises(gradcheck.GradientMismatch):
+        gradcheck.assert_vjp_match(f, params["x"], cot, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonScalarOutput
+from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonNumericParams, NonScalarOutput
 
 
 def _is_torch_object(obj) -> bool:
@@ -51,13 +51,14 @@ def is_torch(params, f=None) -> bool:
 
 
 def to_numpy(t) -> np.ndarray:
-    """A tensor (any device) as numpy; bfloat16, which numpy lacks, becomes float32 (exactly)."""
-    import torch
+    """A tensor (any device) as numpy, in its own dtype (bfloat16 as ml_dtypes' bfloat16, which keeps its
+    tolerance; exactly as float32 where ml_dtypes is missing)."""
+    from gradcheck.problem import to_numpy as as_numpy
 
-    t = t.detach().cpu()
-    if t.dtype == torch.bfloat16:
-        t = t.float()
-    return t.numpy()
+    try:
+        return as_numpy(t)
+    except NonNumericParams:
+        return t.detach().cpu().float().numpy()
 
 
 def _differentiable(params, who: str):

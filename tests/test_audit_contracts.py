@@ -1,0 +1,179 @@
+"""The built-in assignments layers, network and slides, end to end through `gradcheck audit`.
+
+One audit per built-in over its fixtures (tests/audit_fixtures/<builtin>_*), run once for
+the module; each test reads the results.  Honest submissions in two styles get full
+marks, each planted bug loses exactly the points of the check it breaks, stubs score 0.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from gradcheck.audit import cli
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "audit_fixtures")
+BUILTINS = ("layers", "network", "slides")
+
+
+def _run(root, builtin, names, *extra):
+    subs, out = root / f"{builtin}-subs", root / f"{builtin}-out"
+    for n in names:
+        shutil.copytree(os.path.join(FIXTURES, n), subs / n)
+    code = cli.main([str(subs), "--assignment", builtin, "--out", str(out), "--jobs", "2", "--quiet",
+                     "--timeout", "5", *extra])
+    return code, out, {n: json.loads((out / n / "results.json").read_text(encoding="utf-8")) for n in names}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("contracts")
+    runs = {}
+    for b in BUILTINS:
+        names = sorted(n for n in os.listdir(FIXTURES) if n.startswith(b + "_"))
+        code, out, results = _run(root, b, names)
+        runs[b] = {"code": code, "out": out, "results": results}
+    return runs
+
+
+def _tests(r):
+    return {t["name"]: t for t in r["tests"]}
+
+
+def test_every_run_exits_zero(graded):
+    assert [graded[b]["code"] for b in BUILTINS] == [0, 0, 0]
+
+
+@pytest.mark.parametrize("builtin, name", [("layers", "layers_vectorized"), ("layers", "layers_loops"),
+                                           ("network", "network_loops"), ("slides", "slides_scalar"),
+                                           ("slides", "slides_numpy")])
+def test_honest_styles_get_full_marks(graded, builtin, name):
+    r = graded[builtin]["results"][name]
+    assert r["score"] == pytest.approx(100.0), [t["output"] for t in r["tests"] if t["status"] == "failed"]
+
+
+def test_a_package_with_sibling_imports_and_a_file_in_a_subfolder_are_found(graded):
+    # layers_vectorized is cs231n/layers.py importing .layer_utils; layers_loops is hw2/layers.py
+    for name in ("layers_vectorized", "layers_loops"):
+        assert len(graded["layers"]["results"][name]["tests"]) == 19
+
+
+LAYER_BUGS = {  # check -> (score fraction kept, words in its output)
+    "affine backward": (2 / 3, "dw has shape (3, 4), expected (4, 3) (transposed?)"),
+    "batchnorm forward": (0, "elements differ"),
+    "batchnorm backward": (2 / 3, "dx: "),
+    "layernorm forward": (0, "elements differ"),
+    "dropout forward": (1 / 2, "the kept units are not x / 0.6"),
+    "conv backward": (2 / 3, "averaged over a batch of 25 instead of summed"),
+    "softmax_loss backward": (0, "summed over a batch of 5 instead of averaged"),
+}
+
+
+def test_each_layer_bug_costs_its_own_check_and_nothing_else(graded):
+    tests = _tests(graded["layers"]["results"]["layers_buggy"])
+    failed = {n for n, t in tests.items() if t["status"] == "failed"}
+    assert failed == set(LAYER_BUGS)
+    for name, (kept, words) in LAYER_BUGS.items():
+        t = tests[name]
+        assert t["score"] == pytest.approx(kept * t["max_score"], abs=1e-3), name
+        assert words in t["output"], (name, t["output"])
+
+
+def test_the_backward_is_judged_on_the_students_own_forward(graded):
+    tests = _tests(graded["layers"]["results"]["layers_buggy"])
+    # layernorm normalizes over the wrong axis, consistently in both passes: the forward loses,
+    # the backward (right for that forward) keeps its points; same for the eps-less batchnorm (alt)
+    assert tests["layernorm forward"]["score"] == 0 and tests["layernorm backward"]["status"] == "passed"
+    assert tests["batchnorm backward (alt)"]["status"] == "passed"
+    assert "finite differences of your forward give" in tests["batchnorm backward"]["output"]
+
+
+def test_a_stub_scores_zero_without_a_crash(graded):
+    r = graded["layers"]["results"]["layers_stub"]
+    assert r["score"] == 0 and len(r["tests"]) == 19
+    for t in r["tests"]:
+        assert t["output"].startswith("not implemented: "), t
+    text = "\n".join(t["output"] for t in r["tests"])
+    assert "returned None (is it still a stub?)" in text and "raises NotImplementedError" in text
+    assert "does not define a function svm_loss()" in text
+
+
+def test_network_without_cost_classes_is_graded_on_what_it_has(graded):
+    r = graded["network"]["results"]["network_book"]
+    assert r["score"] == r["max_score"] == 60
+    assert not any("Cost" in t["name"] for t in r["tests"])
+
+
+def test_a_wrong_cost_delta(graded):
+    tests = _tests(graded["network"]["results"]["network_bad_delta"])
+    q = tests["QuadraticCost"]
+    assert q["score"] == pytest.approx(4) and "fn(a, y): correct" in q["output"] and "delta(z, a, y): 3 of 3" in \
+        q["output"]
+    assert tests["CrossEntropyCost"]["status"] == "passed"
+    assert tests["backprop with CrossEntropyCost · net 2-5-3-1"]["status"] == "passed"
+    for name in ("backprop · net 3-4-2", "backprop with QuadraticCost · net 2-5-3-1"):
+        assert tests[name]["score"] == 0
+    assert all(t["status"] == "passed" for n, t in tests.items() if n.startswith("feedforward"))
+
+
+def test_slides_one_path_missing_costs_the_hidden_weights_only(graded):
+    t = _tests(graded["slides"]["results"]["slides_wrong_path"])["gradients"]
+    assert t["score"] == pytest.approx(35) and t["output"].startswith("4 of 8 weight gradients correct")
+    for k in ("w5", "w6", "w7", "w8"):
+        assert f"{k}: correct" in t["output"]
+
+
+def test_report_counts_students_per_diagnosed_bug(graded):
+    text = (graded["layers"]["out"] / "report.html").read_text(encoding="utf-8")
+    assert "How many students hit each diagnosed mistake" in text
+    row = text.split("not implemented</td><td>", 1)[1]
+    assert row.startswith("1</td>")   # one student (the stub) hit "not implemented"
+    assert 'class="bar"' in text
+
+
+def test_shards_merge_into_the_unsharded_summary(graded, tmp_path):
+    names = sorted(n for n in os.listdir(FIXTURES) if n.startswith("slides_"))
+    subs = tmp_path / "subs"
+    for n in names:
+        shutil.copytree(os.path.join(FIXTURES, n), subs / n)
+    outs = []
+    for k in (1, 2):
+        out = tmp_path / f"part{k}"
+        assert cli.main([str(subs), "--assignment", "slides", "--out", str(out), "--shard", f"{k}/2", "--quiet"]) == 0
+        outs.append(str(out))
+    assert {p.name for p in (tmp_path / "part1").iterdir()} & {p.name for p in (tmp_path / "part2").iterdir()} \
+        <= {"summary.csv", "report.html", "audit.json"}
+    merged = tmp_path / "merged"
+    assert cli.main(["merge", *outs, "--out", str(merged)]) == 0
+    whole = graded["slides"]["out"]
+    assert (merged / "summary.csv").read_text() == (whole / "summary.csv").read_text()
+    for n in names:
+        assert json.loads((merged / n / "results.json").read_text())["score"] == \
+            graded["slides"]["results"][n]["score"]
+    assert cli.main(["merge", outs[0], "--out", str(tmp_path / "half")]) == 2   # 1/2 without 2/2
+    assert cli.main(["merge", outs[0], outs[0], "--out", str(tmp_path / "twice")]) == 2
+
+
+def test_merge_refuses_incomplete_or_foreign_shards(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["merge", str(tmp_path / "empty"), "--out", str(tmp_path / "m")]) == 2
+    assert "has no audit.json" in capsys.readouterr().err
+
+
+def test_an_existing_out_is_refused_or_replaced_with_a_list(graded, tmp_path, capsys):
+    out = graded["slides"]["out"]
+    subs = tmp_path / "subs"
+    shutil.copytree(os.path.join(FIXTURES, "slides_numpy"), subs / "only")
+    assert cli.main([str(subs), "--assignment", "slides", "--out", str(out), "--quiet"]) == 2
+    assert "already holds" in capsys.readouterr().err
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert cli.main([str(subs), "--assignment", "slides", "--out", str(copy), "--quiet", "--overwrite"]) == 0
+    assert "deleted" in capsys.readouterr().err
+    assert sorted(p.name for p in copy.iterdir()) == ["audit.json", "only", "report.html", "summary.csv"]
+    (copy / "notes.txt").write_text("mine")
+    assert cli.main([str(subs), "--assignment", "slides", "--out", str(copy), "--quiet", "--overwrite"]) == 2
+    assert "no gradcheck audit run wrote (notes.txt)" in capsys.readouterr().err
+    assert (copy / "notes.txt").exists()

@@ -8,7 +8,7 @@ and ``Bug.applies(spec)`` says whether the mistake changes anything at all.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _SMOOTH = ("logistic", "tanh")  # activations whose φ' is never exactly 0 or 1
 
@@ -21,6 +21,8 @@ class Bug:
     title: str
     description: str
     functions: tuple = ("backprop",)
+    feedback: str = ""   # to a student: a sentence about "your {what}" (a gradient, the Jacobian); no notes
+    formula: str = ""    # the mistake as a formula, for feedback at full detail
 
     def applies(self, spec, function: str | None = None) -> bool:
         """True when, for this spec and generic random data (batch > 1, no dead relu layer),
@@ -96,6 +98,54 @@ CATALOG = {b.name: b for b in [
         "input_jacobian returns shape (n0, nL) with J[i, k] = ∂y_k/∂x_i instead of (nL, n0). "
         "A bug of input_jacobian only; backprop rejects it.", ("jacobian",)),
 ]}
+
+
+# What a student reads when a gradient matches an entry: a sentence about "your {what}" and the
+# formula of the mistake.  Instructor notes (where an entry applies, how diagnose works) stay in
+# ``description``.
+_FEEDBACK = {
+    "no_output_derivative": (
+        "Your {what} is what backprop gives when the derivative φ' is left out at the output layer.",
+        "δ_out = e instead of e·φ'(v_out)"),
+    "no_hidden_derivative": (
+        "Your {what} is what backprop gives when it forgot φ' in the hidden layers.",
+        "δ_hidden = Σ_k δ_k w_jk instead of φ'(v_j)·Σ_k δ_k w_jk"),
+    "derivative_of_output": (
+        "Your {what} is what backprop gives when φ' is applied to a layer's output o instead of to its net "
+        "input v.",
+        "φ'(o) = φ'(φ(v)) used where φ'(v) = o(1 − o) was meant"),
+    "error_sign_flipped": (
+        "Your {what} has the wrong sign: the error signal was taken as t − y instead of y − t.",
+        "e = −∂E/∂y"),
+    "missing_half": (
+        "Your {what} is twice the correct one: the ½ of ½Σ(y − t)² was dropped when differentiating.",
+        "e = 2·∂E/∂y"),
+    "batch_mean_instead_of_sum": (
+        "Your {what} is divided by the batch size, but the loss is a sum over the batch.",
+        "(1/N)·Σ_n instead of Σ_n"),
+    "batch_sum_instead_of_mean": (
+        "Your {what} is N times too large: the loss is a mean over the batch, so its gradient needs the 1/N.",
+        "Σ_n instead of (1/N)·Σ_n"),
+    "bias_from_one_sample": (
+        "Your {what} uses only the first sample of the batch; a bias gradient sums δ over all samples.",
+        "∂E/∂b = δ[0] instead of Σ_n δ[n]"),
+    "weight_grad_transposed": (
+        "Your {what} is the transpose of the correct one.",
+        "(∂E/∂W)ᵀ instead of ∂E/∂W"),
+    "wrong_layer_activations": (
+        "Your {what} multiplies δ by the layer's own outputs instead of the outputs of the layer below.",
+        "∂E/∂w_ij = δ_j·y_j instead of δ_j·y_i"),
+    "forward_weights_not_transposed": (
+        "Your {what} propagates δ back with W instead of Wᵀ.",
+        "δ_j = φ'(v_j)·Σ_k δ_k w_kj instead of φ'(v_j)·Σ_k δ_k w_jk"),
+    "relu_derivative_is_value": (
+        "Your {what} uses relu(v) as relu's derivative; the derivative is 1 where v > 0 and 0 elsewhere.",
+        "φ'(v) = max(0, v) instead of 1[v > 0]"),
+    "jacobian_transposed": (
+        "Your {what} is transposed: row k should hold ∂y_k/∂x_i for every input i, shape (n_L, n_0).",
+        "J[i, k] = ∂y_k/∂x_i instead of J[k, i]"),
+}
+CATALOG = {n: replace(b, feedback=_FEEDBACK[n][0], formula=_FEEDBACK[n][1]) for n, b in CATALOG.items()}
 
 
 def check_bug(bug, function: str):

@@ -23,18 +23,23 @@ def step_units(ctx: Context, b: Block, idx=None) -> np.ndarray:
     return fd.step_scale(x if idx is None else x[idx], b.rms)
 
 
-def block_tolerance(ctx: Context, b: Block, scale_hint: float) -> tuple[float, float]:
-    """(rtol, atol) for block b: the user's overrides, else its dtype's floor (tolerances.py)."""
+def block_tolerance(ctx: Context, b: Block, scale_hint: float, *, sharp: bool = False) -> tuple[float, float]:
+    """(rtol, atol) for block b: the user's overrides, else its dtype's floor (tolerances.py).
+
+    ``sharp``: fast mode's first tier for a float32/16 gradient (tolerances.sharp_floor).
+    """
     finite = b.user[np.isfinite(b.user)]
     scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
+    if sharp:
+        return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale, sharp=True)
     return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale)
 
 
-def roundoff_floor(ctx: Context, u: np.ndarray, support) -> float:
+def roundoff_floor(ctx: Context, u: np.ndarray, support, *, sharp: bool = False) -> float:
     """Round-off the user's dtype allows in <g, u>, at FLOOR_SIGMAS standard deviations."""
     total = 0.0
     for b in support:
-        r, a = block_tolerance(ctx, b, 0.0)
+        r, a = block_tolerance(ctx, b, 0.0, sharp=sharp)
         w = np.abs(b.finite_user())
         w = w * r
         w += a
@@ -93,6 +98,8 @@ class Directional(NamedTuple):
     estimate: fd.Estimate
     yours: float
     tolerance: float
+    sharp_passed: bool = True        # also within the sharp tier (float32/16 gradients; else the same test)
+    sharp_tolerance: float = 0.0
 
 
 def directional_test(ctx: Context, st: Stepping, u: np.ndarray, support, what: str) -> Directional:
@@ -101,8 +108,17 @@ def directional_test(ctx: Context, st: Stepping, u: np.ndarray, support, what: s
     finite = all(b.finite for b in support)
     mine = sum(float(b.user @ u[b.leaf.slice]) for b in support) if finite else float("nan")
     tol = float(est.error) + roundoff_floor(ctx, u, support)
-    if bool(est.kink):
-        ok = float(est.lo) - tol <= mine <= float(est.hi) + tol
-    else:
-        ok = abs(mine - float(est.value)) <= tol
-    return Directional(ok, bool(est.kink), est, mine, tol)
+    sharp = float(est.error) + roundoff_floor(ctx, u, support, sharp=True) if has_sharp_tier(ctx, support) else tol
+
+    def within(t):
+        if bool(est.kink):
+            return float(est.lo) - t <= mine <= float(est.hi) + t
+        return abs(mine - float(est.value)) <= t
+    return Directional(within(tol), bool(est.kink), est, mine, tol, within(sharp), sharp)
+
+
+def has_sharp_tier(ctx: Context, support) -> bool:
+    """A float32/16 gradient given as such (not rerun in float64), with no rtol/atol of the user's."""
+    if ctx.opts.rtol is not None or ctx.opts.atol is not None:
+        return False
+    return any(tolerances.sharp_floor(b.dtype) is not None for b in support)

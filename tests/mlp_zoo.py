@@ -103,7 +103,7 @@ def random_mlp(rng: np.random.Generator, *, min_params: int, max_params: int, dt
     """A random MLP with about min_params..max_params parameters (1-3 hidden layers)."""
     while True:
         depth = int(rng.integers(1, 4))
-        n_in, n_out = int(rng.integers(2, 65)), int(rng.integers(1, 11))
+        n_in, n_out = int(rng.integers(2, 65)), int(rng.integers(2, 11))
         width = int(rng.integers(2, 257))
         sizes = (n_in,) + (width,) * depth + (n_out,)
         n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -121,10 +121,16 @@ def median_weight_element(grads: dict, rng: np.random.Generator) -> tuple[str, i
     return key, int(np.argsort(g, kind="stable")[g.size // 2])
 
 
+def relative_error_size(grads: dict, key: str, j: int, rel: float) -> float:
+    """rel of element j's magnitude, or of a thousandth of its block's largest (a near-zero element)."""
+    block = np.abs(np.asarray(grads[key], dtype=np.float64))
+    return rel * max(float(block.reshape(-1)[j]), 1e-3 * float(np.max(block)))
+
+
 def with_relative_error(grads: dict, key: str, j: int, rel: float) -> dict:
-    """A copy of grads with element j of grads[key] made rel off (at least a tiny absolute amount)."""
+    """A copy of grads with element j of grads[key] moved by relative_error_size away from zero."""
     out = {k: np.array(v, copy=True) for k, v in grads.items()}
     flat = out[key].reshape(-1)
-    v = float(flat[j])
-    flat[j] = v * (1 + rel) if v != 0 else rel * float(np.max(np.abs(flat)))
+    size = relative_error_size(grads, key, j, rel)
+    flat[j] += size if flat[j] >= 0 else -size
     return out

@@ -146,3 +146,17 @@ def test_assert_vjp_match_with_vjp_none_uses_torch_autograd(params):
     Cube.scale = 1.01
     with pytest.raises(gradcheck.GradientMismatch):
         gradcheck.assert_vjp_match(f, params["x"], cot, None)
+
+
+def test_numpy_checks_never_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, gradcheck\n"
+            "from gradcheck import oracle_torch\n"
+            "assert not oracle_torch.is_torch({'a': np.zeros(2)}, np.sin)\n"
+            "gradcheck.assert_jvp_match(np.sin, np.array([0.5]), np.array([1.0]), np.cos([0.5]))\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

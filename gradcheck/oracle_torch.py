@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcheck import pytree
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonNumericParams, NonScalarOutput
 
 
@@ -25,24 +26,14 @@ def _is_torch_callable(f) -> bool:
 
 
 def leaves(tree) -> list:
-    """The leaves of a dict/list/tuple/namedtuple nest (None is an empty subtree, as in JAX)."""
-    if isinstance(tree, dict):
-        return [x for k in tree for x in leaves(tree[k])]
-    if isinstance(tree, (list, tuple)):
-        return [x for v in tree for x in leaves(v)]
-    return [] if tree is None else [tree]
+    """The leaves of a pytree, in gradcheck's order (dict keys sorted, as jax sorts them)."""
+    return pytree.flatten(tree)[0]
 
 
 def tree_map(fn, tree):
-    """fn applied to every leaf, containers rebuilt (namedtuples included)."""
-    if isinstance(tree, dict):
-        return type(tree)((k, tree_map(fn, v)) for k, v in tree.items()) if type(tree) is not dict \
-            else {k: tree_map(fn, v) for k, v in tree.items()}
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return type(tree)(*(tree_map(fn, v) for v in tree))
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(tree_map(fn, v) for v in tree)
-    return None if tree is None else fn(tree)
+    """fn applied to every leaf, the containers rebuilt."""
+    parts, treedef = pytree.flatten(tree)
+    return treedef.unflatten([fn(x) for x in parts])
 
 
 def is_torch(params, f=None) -> bool:

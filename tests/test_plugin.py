@@ -15,7 +15,7 @@ import pytest
 
 import gradcheck
 import gradcheck_pytest
-from gradcheck import checker
+from gradcheck import context
 from gradcheck_pytest import _options
 
 # A small numpy network: one hidden tanh layer, half-SSE loss, and its backward written by hand.
@@ -67,13 +67,14 @@ def test_help_lists_the_gradcheck_group_and_ini_keys(pytester):
         "gradcheck: check hand-written gradients:",
         "*--gradcheck *run tests marked gradcheck*",
         "*--gradcheck-oracle={auto,fd,jax,both}*",
+        "*--gradcheck-mode={auto,fast,full}*",
         "*--gradcheck-rtol=RTOL*",
         "*--gradcheck-atol=ATOL*",
         "*--gradcheck-seed=SEED*",
         "*--gradcheck-report=PATH*",
         "*--gradcheck-submission=DIR*",
     ])
-    for key, kind in [("gradcheck", "bool"), ("gradcheck_oracle", "string"), ("gradcheck_rtol", "float"),
+    for key, kind in [("gradcheck", "bool"), ("gradcheck_mode", "string"), ("gradcheck_oracle", "string"), ("gradcheck_rtol", "float"),
                       ("gradcheck_atol", "float"), ("gradcheck_seed", "int"), ("gradcheck_report", "string"),
                       ("gradcheck_submission", "string")]:
         result.stdout.fnmatch_lines([f"  {key} (string):*"])  # read as text, parsed by the plugin
@@ -82,7 +83,7 @@ def test_help_lists_the_gradcheck_group_and_ini_keys(pytester):
 def test_marker_is_documented_with_its_signature(pytester):
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines([
-        "@pytest.mark.gradcheck(*, oracle='auto', mode='fast', rtol=None, atol=None, seed=0, directions=2):*"])
+        "@pytest.mark.gradcheck(*, oracle='auto', mode='auto', rtol=None, atol=None, seed=0, directions=2):*"])
 
 
 def test_marker_passes_strict_markers(mlp):
@@ -105,11 +106,11 @@ def test_marker_passes_strict_markers(mlp):
 
 
 def test_plugin_constants_agree_with_the_library():
-    assert _options.ORACLES == checker.ORACLES
-    assert _options.MODES == checker.MODES
+    assert _options.ORACLES == context.ORACLES
+    assert _options.MODES == context.MODES
     sig = inspect.signature(gradcheck.grads_report)
     kw_only = [n for n, p in sig.parameters.items()
-               if p.kind is p.KEYWORD_ONLY and n not in ("reference", "network")]  # per-call data, not settings
+               if p.kind is p.KEYWORD_ONLY and n not in ("reference", "network", "replay_random")]  # per call
     assert tuple(kw_only) == _options.MARKER_KEYS
     assert sig.parameters["seed"].default == _options.DEFAULT_SEED
 
@@ -363,9 +364,18 @@ def test_plain():
 '''
 
 
-def test_header_shows_the_seed(pytester):
+def test_header_shows_the_seed_with_the_flag(pytester):
     pytester.makepyfile(test_a="def test_a(): pass")
-    pytester.runpytest("--gradcheck-seed=1234").stdout.fnmatch_lines(["gradcheck: seed=1234, *"])
+    pytester.runpytest("--gradcheck", "--gradcheck-seed=1234", "--gradcheck-mode=full").stdout.fnmatch_lines(
+        ["gradcheck: seed=1234, mode=full, enabled"])
+
+
+def test_header_line_only_where_marked_tests_are_skipped(pytester):
+    pytester.makepyfile(test_a="def test_a(): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("gradcheck:*")         # an unrelated project sees nothing of the plugin
+    pytester.makepyfile(test_b="import pytest\n\n@pytest.mark.gradcheck\ndef test_b(): pass\n")
     pytester.runpytest().stdout.fnmatch_lines(["gradcheck: seed=0, marked tests skipped (use --gradcheck)"])
 
 
@@ -375,9 +385,9 @@ def test_summary_lists_each_check_failures_first(mlp):
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([
         "*= gradcheck summary =*",
-        "*test*params (elements)*worst rel err*oracle*evals*time",
-        "FAILED  test_s.py::test_wrong * 4 (26) * 1.?e+01  fd * 0.??s",
-        "passed  test_s.py::test_right * 4 (26) * ?.?e-* fd * 0.??s",
+        "*test*n*params*rel err*mode*resolution*evals*time",
+        "FAILED  test_s.py::test_wrong * 1 * 26 * 1.?e+01  full * 0.??s",
+        "passed  test_s.py::test_right * 1 * 26 * ?.?e-* 0.??s",
         "2 gradient checks: 1 passed, 1 failed (gradcheck seed 3)",
     ])
     assert "test_plain" not in result.stdout.str().split("gradcheck summary")[1].split("short test summary")[0]
@@ -443,7 +453,7 @@ def test_failure_shows_the_library_message(mlp, assert_mode):
     result = mlp.runpytest("--gradcheck", f"--assert={assert_mode}", "-k", "wrong")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "E   *GradientMismatch: Gradients do not match (finite differences, full mode, *): 2 of 4 parameter(s) differ.",
+        "E   *GradientMismatch: Gradients do not match (finite differences, full mode, *): 2 of 4 parameter* differ.",
         "E     *params?'W1'?  shape (3x4) float64: 12 of 12 elements differ; max abs err *, max rel err *",
         "E*worst at ?*?: yours *, expected *",
         "E   *Reproduce with seed=0.",
@@ -545,32 +555,145 @@ def test_plugin_is_registered_under_its_entry_point_name(pytester):
     assert gradcheck_pytest.REPORT_ATTR == "gradcheck_checks"
 
 
-# -- the README section's examples are true -------------------------------------------------------
+# -- --gradcheck-mode -----------------------------------------------------------------------------
+
+MODE_TESTS = '''
+import gradcheck as library
+from mlp_net import PARAMS, backward, loss
 
 
-def _doc_blocks():
-    import pathlib
-    import re
-
-    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    text = text[text.index("## Add gradcheck to your test suite"):]
-    return re.findall(r"```python\n(.*?)```", text, re.S), text
+def test_fixture(gradcheck):
+    gradcheck.assert_grads_match(loss, PARAMS, backward)
 
 
-def test_docs_example_prints_the_summary_shown(pytester):
-    blocks, text = _doc_blocks()
-    pytester.makepyfile(test_mlp=blocks[0])
-    result = pytester.runpytest("--gradcheck", "--gradcheck-report=gradcheck-report.json")
-    result.assert_outcomes(passed=1, failed=1)
-    shown = text.split("== gradcheck summary ==")[1].split("\n")
-    header, failed, passed, count = shown[1], shown[2], shown[3], shown[4]
-    result.stdout.fnmatch_lines([header, failed.rsplit("0.", 1)[0] + "*", passed.rsplit("0.", 1)[0] + "*", count])
-    shown_error = next(line for line in text.splitlines() if "GradientMismatch: Gradients do not match" in line)
-    result.stdout.fnmatch_lines([shown_error.split(" s)")[0].rsplit(", ", 1)[0] + ", *"])
+def test_direct():
+    library.assert_grads_match(loss, PARAMS, backward)
+'''
 
 
-def test_docs_hypothesis_example_passes(pytester):
-    blocks, _ = _doc_blocks()
-    example = next(b for b in blocks if "@given" in b)
-    pytester.makepyfile(test_hyp=example)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+@pytest.mark.parametrize("mode", ["fast", "full"])
+@pytest.mark.parametrize("where", ["option", "ini"])
+def test_mode_from_option_or_ini_reaches_fixture_and_direct_calls(mlp, mode, where):
+    mlp.makepyfile(test_m=MODE_TESTS)
+    if where == "ini":
+        mlp.makepyprojecttoml(f'[tool.pytest.ini_options]\ngradcheck_mode = "{mode}"\n')
+        args = ["--gradcheck"]
+    else:
+        args = ["--gradcheck", f"--gradcheck-mode={mode}"]
+    result = mlp.runpytest(*args, "--gradcheck-report=report.json")
+    result.assert_outcomes(passed=2)
+    assert sorted((c["test"].split("::")[1], c["mode"]) for c in _report(mlp)["checks"]) == [
+        ("test_direct", mode), ("test_fixture", mode)]
+
+
+def test_mode_is_restored_after_the_session(mlp):
+    mlp.makepyfile(test_m=MODE_TESTS)
+    before = gradcheck.set_default_mode("auto")
+    gradcheck.set_default_mode(before)
+    mlp.runpytest("--gradcheck", "--gradcheck-mode=fast").assert_outcomes(passed=2)
+    assert gradcheck.set_default_mode(before) == before
+
+
+@pytest.mark.parametrize("args, ini, message", [
+    (["--gradcheck-mode=thorough"], None,
+     "ERROR: Invalid gradcheck mode 'thorough' from command line (--gradcheck-mode): choose one of auto, fast, full"),
+    ([], 'gradcheck_mode = "quick"',
+     "ERROR: Invalid gradcheck mode 'quick' from config file */pyproject.toml (gradcheck_mode): choose one of *"),
+])
+def test_bad_mode_names_its_source(pytester, args, ini, message):
+    pytester.makepyfile(test_a="def test_a(): pass")
+    if ini:
+        pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\n{ini}\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_passes_in_fast_mode_show_their_resolution(mlp):
+    mlp.makepyfile(test_m=MODE_TESTS)
+    result = mlp.runpytest("--gradcheck", "--gradcheck-mode=fast", "--gradcheck-report=report.json")
+    checks = _report(mlp)["checks"]
+    resolutions = [max(p["resolution"] for p in c["params"]) for c in checks]
+    assert all(r > 0 for r in resolutions)
+    shown = f"{max(resolutions):.1e}"
+    result.stdout.fnmatch_lines([f"passed  test_m.py::test_* fast * {shown} *", "resolution (fast mode):*"])
+
+
+# -- repeated checks fold into one row ------------------------------------------------------------
+
+
+def test_repeated_checks_of_one_test_fold_into_one_row_with_the_worst(mlp):
+    mlp.makepyfile(test_r='''
+        from mlp_net import PARAMS, backward, loss, wrong_backward
+
+        def test_many(gradcheck):
+            for _ in range(5):
+                gradcheck.grads_report(loss, PARAMS, backward)
+            assert not gradcheck.grads_report(loss, PARAMS, wrong_backward).passed
+        ''')
+    result = mlp.runpytest("--gradcheck", "--gradcheck-report=report.json")
+    result.assert_outcomes(passed=1)
+    worst = max(c["worst_rel_error"] for c in _report(mlp)["checks"])
+    result.stdout.fnmatch_lines([f"expected  test_r.py::test_many  6 * {worst:.1e} *",
+                                 "6 gradient checks: 5 passed, 0 failed, 1 failed as expected (gradcheck seed 0)"])
+    summary = result.stdout.str().split("gradcheck summary")[1]
+    assert summary.count("test_r.py::test_many") == 1
+
+
+# -- expected failures ----------------------------------------------------------------------------
+
+EXPECTED = '''
+import pytest
+from gradcheck import GradientMismatch
+from mlp_net import PARAMS, backward, loss, wrong_backward
+
+
+def test_raises(gradcheck):
+    with pytest.raises(GradientMismatch):
+        gradcheck.assert_grads_match(loss, PARAMS, wrong_backward)
+
+
+@pytest.mark.xfail(reason="not written yet", strict=True)
+def test_xfail(gradcheck):
+    gradcheck.assert_grads_match(loss, PARAMS, wrong_backward)
+
+
+def test_real_failure(gradcheck):
+    gradcheck.assert_grads_match(loss, PARAMS, wrong_backward)
+
+
+def test_right(gradcheck):
+    gradcheck.assert_grads_match(loss, PARAMS, backward)
+'''
+
+
+def _check_expected(result, doc):
+    result.assert_outcomes(passed=2, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["4 gradient checks: 1 passed, 1 failed, 2 failed as expected (gradcheck seed 0)"])
+    assert (doc["n_checks"], doc["n_failed"], doc["n_expected_failures"]) == (4, 1, 2)
+    status = {c["test"].split("::")[1]: c["status"] for c in doc["checks"]}
+    assert status == {"test_raises": "expected", "test_xfail": "expected", "test_real_failure": "failed",
+                      "test_right": "passed"}
+
+
+def test_expected_failures_are_not_counted_as_failures(mlp):
+    mlp.makepyfile(test_e=EXPECTED)
+    result = mlp.runpytest("--gradcheck", "--gradcheck-report=report.json")
+    _check_expected(result, _report(mlp))
+    result.stdout.fnmatch_lines(["FAILED    test_e.py::test_real_failure*", "expected  test_e.py::test_*"])
+
+
+def test_expected_failures_under_xdist(mlp):
+    mlp.makepyfile(test_e=EXPECTED)
+    result = mlp.runpytest_subprocess("-n", "2", "--gradcheck", "--gradcheck-report=report.json",
+                                      "-p", "no:cacheprovider")
+    _check_expected(result, _report(mlp))
+
+
+def test_unwritable_report_is_one_line_naming_the_path(mlp):
+    mlp.makepyfile(test_m=MODE_TESTS)
+    locked = mlp.mkdir("locked")
+    (locked / "report.json").mkdir()          # a folder where the file should go: writing fails for root too
+    result = mlp.runpytest("--gradcheck", f"--gradcheck-report={locked / 'report.json'}")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["ERROR: Invalid gradcheck report * it is a directory*"])

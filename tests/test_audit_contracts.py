@@ -177,3 +177,101 @@ def test_an_existing_out_is_refused_or_replaced_with_a_list(graded, tmp_path, ca
     assert cli.main([str(subs), "--assignment", "slides", "--out", str(copy), "--quiet", "--overwrite"]) == 2
     assert "no gradcheck audit run wrote (notes.txt)" in capsys.readouterr().err
     assert (copy / "notes.txt").exists()
+
+
+SMALL_TOML = """
+[assignment]
+name = "small"
+module = "backprop"
+seed = 3
+[functions]
+jacobian = ""
+[points]
+forward = 10
+backward = 30
+[architectures]
+fixed = [[3, 4, 2]]
+batch = [3, 3]
+[limits]
+timeout = 5
+"""
+
+GOOD_FORWARD = '''
+import numpy as np
+
+def forward(params, x):
+    h = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
+    return 1 / (1 + np.exp(-(h @ params["W2"] + params["b2"])))
+'''
+
+NEWCOMER = {
+    "list_backward": GOOD_FORWARD + "\ndef backward(params, x, t):\n    return [params['W1'], params['b1']]\n",
+    "missing_key": GOOD_FORWARD + "\ndef backward(params, x, t):\n    return {k: 0 * v for k, v in params.items()"
+                                  " if k != 'b2'}\n",
+    "numpy_error": "import numpy as np\n\ndef forward(params, x):\n    return np.reshape(x, (7, 7, 7))\n",
+}
+
+
+@pytest.fixture(scope="module")
+def newcomer(tmp_path_factory):
+    root = tmp_path_factory.mktemp("newcomer")
+    (root / "small.toml").write_text(SMALL_TOML)
+    subs = root / "subs"
+    for name, code in NEWCOMER.items():
+        (subs / name).mkdir(parents=True)
+        (subs / name / "backprop.py").write_text(code)
+    (subs / "wrong_name" / "hw").mkdir(parents=True)
+    (subs / "wrong_name" / "hw" / "back_prop.py").write_text("x = 1\n")
+    (subs / "wrong_name" / "notes.txt").write_text("hi\n")
+    out = root / "out"
+    assert cli.main([str(subs), "--assignment", str(root / "small.toml"), "--out", str(out), "--quiet"]) == 0
+    return {n: json.loads((out / n / "results.json").read_text()) for n in [*NEWCOMER, "wrong_name"]}
+
+
+def _text(r):
+    return r["output"] + "\n" + "\n".join(t["output"] for t in r["tests"])
+
+
+def test_backward_returning_a_list_is_told_what_to_return(newcomer):
+    text = _text(newcomer["list_backward"])
+    assert "should return a dict with the keys W1, b1, W2, b2 (one gradient per parameter array, like params), " \
+           "got a list" in text
+    assert "inhomogeneous" not in text
+
+
+def test_a_missing_key_is_not_followed_by_a_nan_line(newcomer):
+    text = _text(newcomer["missing_key"])
+    assert "b2: missing from the returned dict" in text
+    assert "NaN" not in text and "log(0)" not in text
+
+
+def test_tracebacks_show_the_students_files_and_no_grader_paths(newcomer):
+    import sys
+
+    text = _text(newcomer["numpy_error"])
+    assert 'File "backprop.py", line 4, in forward' in text and "numpy/" in text
+    assert "harness.py" not in text and "wire.py" not in text and sys.prefix not in text
+
+
+def test_a_missing_module_lists_what_the_submission_contains(newcomer):
+    out = newcomer["wrong_name"]["output"]
+    assert "There is no backprop.py in the submission, so no check could run. The submission contains: " \
+           "notes.txt, hw/back_prop.py." in out
+
+
+def test_feedback_detail_hint_and_score(tmp_path):
+    from gradcheck.audit import runner
+    from gradcheck.audit.contracts import layers
+    from gradcheck.audit.sandbox import Limits
+
+    folder = os.path.join(FIXTURES, "layers_buggy")
+    full = {t.name: t for t in runner.grade_folder(layers.build(), folder, "x", Limits(timeout=5)).tests}
+    hint = {t.name: t for t in runner.grade_folder(layers.build(detail="hint"), folder, "x", Limits(timeout=5)).tests}
+    score = runner.grade_folder(layers.build(detail="score"), folder, "x", Limits(timeout=5))
+    conv_full, conv_hint = full["conv backward"].output, hint["conv backward"].output
+    assert "yours" in conv_full and "finite differences of your forward give" in conv_full
+    assert "yours" not in conv_hint and "rtol" not in conv_hint and "give" not in conv_hint
+    assert "db: 3 of 3 elements checked differ" in conv_hint and "averaged over a batch of 25" in conv_hint
+    assert [t.score for t in score.tests] == [t.score for t in full.values()]
+    assert all(t.output == "" for t in score.tests)
+    assert score.output.splitlines() == [score.output.splitlines()[0]]   # the points line only

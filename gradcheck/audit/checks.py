@@ -37,7 +37,8 @@ class Part:
 
     ``problem``: what is wrong, in words (shown at detail "full" and "hint");
     ``numbers``: values, tolerances, worst element (shown at "full" only);
-    ``diagnosis``: likely causes in words (full and hint); ``bugs``: names for the report.
+    ``diagnosis``: likely causes in words (full and hint); ``formulas``: the same as formulas
+    (full only); ``bugs``: names for the class report.
     """
 
     label: str
@@ -47,6 +48,7 @@ class Part:
     numbers: str = ""
     diagnosis: list = field(default_factory=list)
     bugs: list = field(default_factory=list)
+    formulas: list = field(default_factory=list)   # the diagnosed mistakes as formulas ("full" only)
 
 
 @dataclass
@@ -459,7 +461,7 @@ def run_cases(check, ctx, one) -> list:
         name, p = bad[0]
         where = f"with {name}" + (f"; wrong on {len(bad)} of {len(per_case)} inputs" if len(per_case) > 1 else "")
         merged.append(Part(p.label, False, p.weight, problem=f"{p.problem} ({where})", numbers=p.numbers,
-                           diagnosis=p.diagnosis, bugs=p.bugs))
+                           diagnosis=p.diagnosis, bugs=p.bugs, formulas=p.formulas))
     return merged
 
 

@@ -103,6 +103,9 @@ def render_part(p, detail: str) -> str:
         text += "\n" + _indent(p.numbers, "    ")
     for d in p.diagnosis:
         text += "\n" + _indent("diagnosis: " + d, "    ")
+    if detail == "full":
+        for f in p.formulas:
+            text += "\n" + _indent("formula: " + f, "    ")
     return text
 
 

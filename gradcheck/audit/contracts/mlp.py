@@ -51,19 +51,19 @@ def bug_sentence(name: str, what: str) -> str:
     """The catalog's student-facing sentence for ``name`` about "your <what>"."""
     bug = rn.CATALOG[name]
     text = getattr(bug, "feedback", "") or f"Your {{what}} matches backprop with this mistake: {bug.title}."
-    return text.format(what=what) + f" ({name})"
+    text = text.format(what=what)
+    return text[:-1] + f" ({name})." if text.endswith(".") else text + f" ({name})"
 
 
 def bug_formula(name: str) -> str:
     return getattr(rn.CATALOG[name], "formula", "")
 
 
-def _catalog_part(part: Part, names: list, what: str, detail_formula: bool = True) -> None:
+def _catalog_part(part: Part, names: list, what: str) -> None:
     for n in names:
         part.diagnosis.append(bug_sentence(n, what))
-        f = bug_formula(n)
-        if f and detail_formula:
-            part.numbers = (part.numbers + "\n" if part.numbers else "") + f"{n}: {f}"
+        if bug_formula(n):
+            part.formulas.append(bug_formula(n))
     part.bugs += names
 
 

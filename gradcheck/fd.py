@@ -61,12 +61,14 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
         if np.all(zero_frac <= 0.5) or delta >= 1e-2:
             break
         delta *= 100.0
-    # A kink at the point itself (relu at 0, |x|) makes every high-order difference
-    # that straddles 0 large, which would read as noise: each side alone is smooth,
-    # so the estimate is the smaller of the whole table's and the larger side's.
-    whole = _ecnoise(vals, range(3, 7))
-    sides = np.maximum(_ecnoise(vals[: half_width + 1], (3, 4)), _ecnoise(vals[half_width:], (3, 4)))
-    sigma = np.minimum(whole, sides)
+    sigma, lopsided = _table_noise(vals, half_width)
+    if np.any(lopsided) and delta / 100 >= 1e-12:
+        # one side of the table far noisier than the other: a kink crossed inside it (a ReLU
+        # net's pre-activation passing 0 near the point), not noise. Closer in, the table is
+        # clean; where f rounds too coarsely for that (flat differences), keep the first.
+        closer = np.stack([f0 if i == 0 else np.asarray(phi(i * delta / 100), dtype=np.float64) for i in offs])
+        if np.all(np.isfinite(closer)) and np.all(np.mean(np.diff(closer, axis=0) == 0, axis=0) <= 0.5):
+            sigma = np.where(lopsided, np.minimum(sigma, _table_noise(closer, half_width)[0]), sigma)
     scale = np.max(np.abs(vals), axis=0)
     sigma = np.maximum(sigma, 2 * EPS * scale)
     # An f that returns float32 (or float16) values rounds its output to that grid: the
@@ -76,6 +78,21 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
         sigma = np.where(on_grid, np.maximum(sigma, np.finfo(dtype).eps * scale), sigma)
     slope = np.abs(vals[-1] - vals[0]) / (2 * half_width * delta)
     return Noise(sigma=sigma, slope=slope, delta=delta)
+
+
+def _table_noise(vals: np.ndarray, half_width: int):
+    """(sigma, lopsided) from one table of values at -half_width..half_width steps.
+
+    A kink at the point itself (relu at 0, |x|) makes every high-order difference
+    that straddles 0 large, which would read as noise: each side alone is smooth,
+    so the estimate is the smaller of the whole table's and the larger side's.
+    ``lopsided``: one side over 8 times noisier than the other (a kink inside it).
+    """
+    whole = _ecnoise(vals, range(3, 7))
+    left, right = _ecnoise(vals[: half_width + 1], (3, 4)), _ecnoise(vals[half_width:], (3, 4))
+    sides = np.maximum(left, right)
+    lopsided = sides > 8 * np.maximum(np.minimum(left, right), 1e-300)
+    return np.minimum(whole, sides), lopsided
 
 
 def _ecnoise(vals: np.ndarray, orders) -> np.ndarray:
@@ -162,7 +179,7 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float
     unless a kink sits exactly at 0. Where the table shows a kink, or an error
     bar far above its round-off (a kink crossed by the outer points), the step
     halves (two new evaluations each time: the others are reused) until the
-    table is clean, or until the kink's jump has held its size over an 8-fold
+    table is clean, or until the kink's jump has held its size over a 16-fold
     range of steps: a kink at the point, whose jump does not change with the
     step, while crossed kinks make it wander and then leave the table.
     Halving stops where the round-off at the next step, 6 sigma / t, would
@@ -202,7 +219,7 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float
         # crossed kinks make it wander, then leave the table
         steady = np.abs(small.jump - est.jump) <= 0.1 * est.jump
         held = np.where(est.kink & steady, held + 1, 0)
-        at_point = est.kink & steady & ((held >= 3) | ~small.kink)   # (noise can hide it at the smaller step)
+        at_point = est.kink & steady & ((held >= 4) | ~small.kink)   # (noise can hide it at the smaller step)
         improves = active & ~at_point & ~small.kink & (~clean | (small.error < best.error))
         best = _pick(improves, best, small)
         steps = np.where(improves, h, steps)
@@ -212,7 +229,7 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float
         est = _pick(kept & ~at_point, est, small)
         steps = np.where(kept & ~at_point, h, steps)
         # kinked tables go on until clean or confirmed at the point; clean ones while they improve
-        active &= ~at_point & (~clean | (needs_refine(best, sigma, h) & (stale < 3)))
+        active &= ~at_point & (~clean | (needs_refine(best, sigma, h) & (stale < 8)))
         t = h
     out = _pick(clean, est, best)
     out.step = float(np.min(steps))

@@ -150,7 +150,7 @@ def _check(func, args, names, who, *, atol, rtol, raise_exception, check_forward
            check_backward_ad) -> bool:
     from gradcheck.jvp import jvp_report
 
-    from gradcheck.api import vjp_report
+    from gradcheck.api import grads_report
 
     checked = _checked(args, who)
     atol_, rtol_ = (None if atol == TORCH_ATOL else atol), (None if rtol == TORCH_RTOL else rtol)
@@ -164,22 +164,26 @@ def _check(func, args, names, who, *, atol, rtol, raise_exception, check_forward
 
     reports = []
     if check_backward_ad:
-        fresh = _fresh(args, checked)
         with torch.enable_grad():
-            outs = _differentiable_outputs(func(*fresh))
-            live = [o for o in outs if o.requires_grad]
-            if not live:
+            outs = _differentiable_outputs(func(*_fresh(args, checked)))
+            if not any(o.requires_grad for o in outs):
                 raise GradcheckUsageError(
                     f"{who}: no output of func depends on the inputs through torch operations (none has a "
                     f"grad_fn), so there is no backward to check. Does func leave torch (.numpy(), .item())?")
-            gen = np.random.default_rng(0)
-            cot = tuple(gen.standard_normal(tuple(o.shape)) for o in outs)
-            grads = torch.autograd.grad(live, [fresh[i] for i in checked],
-                                        [torch.as_tensor(c, dtype=o.dtype) for c, o in zip(cot, outs)
-                                         if o.requires_grad], allow_unused=True)
-        grads = [torch.zeros_like(fresh[i]) if g is None else g for i, g in zip(checked, grads)]
-        vjp = tuple(oracle_torch.to_numpy(g) for g in grads)  # in its own dtype: it sets the floor
-        rep = vjp_report(f, params, cot, vjp, rtol=rtol_, atol=atol_)
+        gen = np.random.default_rng(0)
+        cot = tuple(gen.standard_normal(tuple(o.shape)) for o in outs)
+
+        def projected(xs):
+            """<func(xs), cot>: its gradient is the vector-Jacobian product with cotangent cot."""
+            return float(sum(float(np.sum(oracle_torch.to_numpy(o).astype(np.float64) * c))
+                             for o, c in zip(f(*xs), cot)))
+
+        def backward(xs):
+            """func's backward at xs (called at your dtype, and once at float64 to measure float32 round-off)."""
+            return oracle_torch.vjp(f, tuple(xs), cot)
+
+        rep = grads_report(projected, params, backward, rtol=rtol_, atol=atol_)
+        rep.kind = "vjp"
         _rename(rep, checked, names)
         reports.append(("backward", rep))
     if check_forward_ad:

@@ -137,3 +137,25 @@ def test_forward_ad_rule_wrong_only_in_jvp():
     assert gradcheck(Exp.apply, (x,))
     with pytest.raises(GradcheckError, match="forward-mode"):
         gradcheck(Exp.apply, (x,), check_forward_ad=True)
+
+
+def test_float32_backward_judged_on_its_measured_roundoff():
+    def tanh_fn(error):
+        class Tanh(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return torch.tanh(x)
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                w = torch.ones_like(x)
+                w[3] += error
+                return g * (1 - torch.tanh(x) ** 2) * w
+        return Tanh.apply
+
+    x = torch.linspace(-1, 1, 8, dtype=torch.float32, requires_grad=True)
+    assert gradcheck(tanh_fn(0.0), (x,))
+    with pytest.raises(GradcheckError, match=r"worst at \[3\]"):
+        gradcheck(tanh_fn(1e-3), (x,))  # 0.1 %: far below torch's atol=1e-5 + rtol=1e-3

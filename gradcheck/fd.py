@@ -74,7 +74,8 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     # An f that returns float32 (or float16) values rounds its output to that grid: the
     # differences can line up on it exactly and hide the rounding, so the grid sets a floor.
     for dtype in (np.float16, np.float32):
-        on_grid = np.all(vals == vals.astype(dtype).astype(np.float64), axis=0) & np.any(vals != vals[0], axis=0)
+        with np.errstate(over="ignore"):   # values beyond float16's range are simply not on its grid
+            on_grid = np.all(vals == vals.astype(dtype).astype(np.float64), axis=0) & np.any(vals != vals[0], axis=0)
         sigma = np.where(on_grid, np.maximum(sigma, np.finfo(dtype).eps * scale), sigma)
     slope = np.abs(vals[-1] - vals[0]) / (2 * half_width * delta)
     return Noise(sigma=sigma, slope=slope, delta=delta)

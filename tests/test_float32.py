@@ -1,0 +1,90 @@
+"""float32 gradients as sharp as the arithmetic allows: a function's float64 rerun, arrays' sharp tier."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gradcheck as gc
+from tests import mlp_zoo as zoo
+
+
+def _net(seed: int, act: str = "tanh", sizes=(40, 96, 96, 4)):
+    net = zoo.MLP(sizes, act=act, loss_kind="squared_error", dtype=np.float32, batch=8, seed=seed)
+    return net, net.init_params()
+
+
+def test_a_gradient_function_is_checked_at_float64_sharpness_through_its_float64_rerun():
+    net, p = _net(0)
+    g = net.grad(p)
+    report = gc.assert_grads_match(net.loss, p, net.grad, mode="fast")
+    assert all(r.checked_at_float64 and r.dtype == "float32" for r in report.params)
+    assert "also run with float64 params" in report.message()
+    assert max(r.float32_roundoff for r in report.params) > 0            # the float32 round-off, measured
+    key, j = "W1", int(np.argsort(np.abs(g["W1"]).reshape(-1))[g["W1"].size // 2])
+    wrong = lambda q: zoo.with_relative_error(net.grad(q), key, j, 0.01)  # noqa: E731
+    report = gc.grads_report(net.loss, p, wrong, mode="fast")
+    assert not report.passed
+    assert "float64 result, checked at float64 sharpness" in report.message()
+
+
+def test_a_function_that_rounds_to_float32_inside_is_checked_as_float32():
+    net, p = _net(1, "sigmoid")
+
+    def grad_in_float32(q):
+        return net.grad({k: np.asarray(v, dtype=np.float32) for k, v in q.items()})
+
+    report = gc.assert_grads_match(net.loss, p, grad_in_float32, mode="fast")
+    assert not any(r.checked_at_float64 for r in report.params)
+
+
+def test_a_float32_path_that_computes_something_else_fails_on_its_own():
+    net, p = _net(2)
+
+    def branchy(q):
+        g = net.grad(q)
+        if q["W1"].dtype == np.float32:       # a float32-only formula with a bug
+            g["b1"] = g["b1"] * np.float32(1.5)
+        return g
+
+    report = gc.grads_report(net.loss, p, branchy, mode="fast")
+    assert not report.passed
+    bad = [r for r in report.params if not r.passed]
+    assert [r.path for r in bad] == ["params['b1']"] and bad[0].float32_mismatch
+    assert "different results for float32 and float64 params" in report.message()
+
+
+def test_a_function_overflowing_only_in_float32_is_not_excused_by_its_float64_rerun():
+    p = {"w": np.array([50.0, 1.0], dtype=np.float32)}
+    f = lambda q: float(np.sum(np.exp(q["w"].astype(np.float64))))  # noqa: E731
+    grad = lambda q: {"w": np.exp(q["w"] * 2) / np.exp(q["w"])}  # noqa: E731  inf/inf in float32
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not gc.grads_report(f, p, grad, mode="full").passed
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000))
+def test_arrays_pass_when_right_and_a_miss_is_always_one_the_resolution_announced(seed):
+    rng = np.random.default_rng(seed)
+    net = zoo.random_mlp(rng, min_params=2_000, max_params=12_000, dtype=np.float32)
+    p = net.init_params()
+    g = net.grad(p)
+    gc.assert_grads_match(net.loss, p, g, mode="fast", seed=seed)
+    key, j = zoo.median_weight_element(g, rng)
+    report = gc.grads_report(net.loss, p, zoo.with_relative_error(g, key, j, 0.01), mode="fast", seed=seed)
+    if report.passed:
+        res = next(r.resolution for r in report.params if r.path == f"params['{key}']")
+        assert res is not None and zoo.relative_error_size(g, key, j, 0.01) < res
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_arrays_sharp_tier_states_a_resolution_far_below_the_blanket_floors(seed):
+    """Most float32 backward passes carry far less round-off than the dtype's blanket floor allows:
+    where the random directions show that, the stated resolution follows (rtol=3e-4 given
+    explicitly is the blanket floor, with no sharp tier)."""
+    net, p = _net(10 + seed, "softplus", sizes=(30, 64, 3))
+    g = net.grad(p)
+    sharp = gc.assert_grads_match(net.loss, p, g, mode="fast").params[0].resolution
+    blanket = gc.assert_grads_match(net.loss, p, g, mode="fast", rtol=3e-4).params[0].resolution
+    assert sharp < blanket / 20

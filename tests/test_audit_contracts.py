@@ -275,3 +275,30 @@ def test_feedback_detail_hint_and_score(tmp_path):
     assert [t.score for t in score.tests] == [t.score for t in full.values()]
     assert all(t.output == "" for t in score.tests)
     assert score.output.splitlines() == [score.output.splitlines()[0]]   # the points line only
+
+
+def test_the_python_assignment_of_the_docs_grades_end_to_end(tmp_path):
+    import re
+
+    doc = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "audit.md"), encoding="utf-8").read()
+    files = dict(re.findall(r"```python file=(\S+)\n(.*?)```", doc, re.S))
+    for name in ("my_assignment.py", "class2/alice/tanh_layer.py", "class2/bob/tanh_layer.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(files[name], encoding="utf-8")
+    out = tmp_path / "graded"
+    assert cli.main([str(tmp_path / "class2"), "--assignment", str(tmp_path / "my_assignment.py"), "--out", str(out),
+                     "--quiet"]) == 0
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert rows == ["name,score,max_score,tanh forward,tanh backward,tanh is odd",
+                    "alice,12.0,12.0,4.0,6.0,2.0", "bob,6.0,12.0,4.0,0.0,2.0"]
+
+
+def test_a_python_assignment_file_with_mistakes_is_refused_with_the_reason(tmp_path, capsys):
+    (tmp_path / "subs" / "a").mkdir(parents=True)
+    bad = tmp_path / "bad.py"
+    bad.write_text("from gradcheck.audit import Assignment\nassignmnt = Assignment('x', module='m')\n")
+    assert cli.main([str(tmp_path / "subs"), "--assignment", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "must define a variable named assignment" in capsys.readouterr().err
+    bad.write_text("import numpy as np\nnp.nope()\n")
+    assert cli.main([str(tmp_path / "subs"), "--assignment", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "running the assignment file failed" in capsys.readouterr().err

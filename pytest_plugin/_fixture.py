@@ -39,10 +39,14 @@ class GradcheckFixture:
         return opts
 
     def _check(self, function: str, args, explicit):
+        __tracebackhide__ = True
         import gradcheck
 
-        with self._recording():
-            report = getattr(gradcheck, function)(*args, **self.options_for(function, explicit))
+        try:
+            with self._recording():
+                report = getattr(gradcheck, function)(*args, **self.options_for(function, explicit))
+        except _library_errors() as exc:
+            raise _without_library_frames(exc)
         self.reports.append(report)
         return report
 
@@ -57,7 +61,9 @@ class GradcheckFixture:
         except gradcheck.GradientMismatch as exc:
             if exc.report is not None:
                 self.reports.append(exc.report)
-            raise
+            raise _without_library_frames(exc)
+        except _library_errors() as exc:
+            raise _without_library_frames(exc)
         self.reports.append(report)
         return report
 
@@ -91,6 +97,21 @@ class GradcheckFixture:
     def __repr__(self) -> str:
         return (f"<gradcheck fixture session={self.session_defaults!r} marker={self.marker_defaults!r} "
                 f"{len(self.reports)} check(s)>")
+
+
+def _library_errors() -> tuple:
+    """gradcheck's own errors: a wrong gradient or a wrong call, each with a message that says it all."""
+    from gradcheck import errors
+
+    return (errors.GradientMismatch, errors.GradcheckUsageError, errors.NonNumericParams)
+
+
+def _without_library_frames(exc: BaseException) -> BaseException:
+    """The error with gradcheck's own frames dropped: the user's test line and the message are what matter.
+
+    A failure inside the user's f or grads keeps its frames (it is chained as the cause).
+    """
+    return exc.with_traceback(None)
 
 
 @functools.lru_cache(maxsize=1)

@@ -3,6 +3,9 @@
 In-process runs (runpytest) restore sys.modules afterwards; jax is imported
 once by tests/conftest.py, so inner runs that import it reuse that copy.
 Runs that need a fresh interpreter (import cost, xdist) use runpytest_subprocess.
+hypothesis is imported here, before any inner run: hypothesis' own terminal summary imports it, and
+an inner run that imports it again re-imports (and assertion-rewrites) the whole package, about a
+second per run.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import json
 import os
 import sys
 
+import hypothesis.internal.observability  # noqa: F401
 import pytest
 
 import gradcheck
@@ -506,17 +510,22 @@ def test_submission_fixture_runs_the_students_code(pytester):
 # -- xdist, import cost ---------------------------------------------------------------------------
 
 
-def test_xdist_summary_and_report_hold_every_workers_checks(mlp):
+def test_xdist_summary_and_report_hold_every_workers_checks_and_expected_failures(mlp):
+    """One xdist run (they are slow to start): every worker's checks, and expected failures set on workers."""
     mlp.makepyfile(test_s=SUMMARY, test_t=SUMMARY.replace("test_right", "test_right2").replace(
-        "test_wrong", "test_wrong2"))
+        "test_wrong", "test_wrong2"), test_e=EXPECTED)
     result = mlp.runpytest_subprocess("-n", "2", "--gradcheck", "--gradcheck-report=report.json",
                                       "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4, failed=2)
-    result.stdout.fnmatch_lines(["*= gradcheck summary =*", "4 gradient checks: 2 passed, 2 failed*"])
+    result.assert_outcomes(passed=6, failed=3, xfailed=1)
+    result.stdout.fnmatch_lines(["*= gradcheck summary =*",
+                                 "8 gradient checks: 3 passed, 3 failed, 2 failed as expected (gradcheck seed 0)"])
     doc = _report(mlp)
-    assert sorted(c["test"] for c in doc["checks"]) == [
+    assert sorted(c["test"] for c in doc["checks"] if not c["test"].startswith("test_e")) == [
         "test_s.py::test_right", "test_s.py::test_wrong", "test_t.py::test_right2", "test_t.py::test_wrong2"]
-    assert [c["passed"] for c in doc["checks"]] == [False, False, True, True]
+    assert (doc["n_checks"], doc["n_failed"], doc["n_expected_failures"]) == (8, 3, 2)
+    status = {c["test"].split("::")[1]: c["status"] for c in doc["checks"] if c["test"].startswith("test_e")}
+    assert status == {"test_raises": "expected", "test_xfail": "expected", "test_real_failure": "failed",
+                      "test_right": "passed"}
 
 
 def test_loading_the_plugin_imports_neither_jax_nor_gradcheck(pytester):
@@ -683,13 +692,6 @@ def test_expected_failures_are_not_counted_as_failures(mlp):
     result.stdout.fnmatch_lines(["FAILED    test_e.py::test_real_failure*", "expected  test_e.py::test_*"])
 
 
-def test_expected_failures_under_xdist(mlp):
-    mlp.makepyfile(test_e=EXPECTED)
-    result = mlp.runpytest_subprocess("-n", "2", "--gradcheck", "--gradcheck-report=report.json",
-                                      "-p", "no:cacheprovider")
-    _check_expected(result, _report(mlp))
-
-
 def test_unwritable_report_is_one_line_naming_the_path(mlp):
     mlp.makepyfile(test_m=MODE_TESTS)
     locked = mlp.mkdir("locked")
@@ -697,3 +699,27 @@ def test_unwritable_report_is_one_line_naming_the_path(mlp):
     result = mlp.runpytest("--gradcheck", f"--gradcheck-report={locked / 'report.json'}")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["ERROR: Invalid gradcheck report * it is a directory*"])
+
+
+def test_errors_through_the_fixture_show_the_test_line_not_gradcheck_source(mlp):
+    mlp.makepyfile(test_u='''
+        import numpy as np
+        from mlp_net import PARAMS, loss, wrong_backward
+
+        def test_usage(gradcheck):
+            gradcheck.assert_grads_match(lambda p: np.ones(3), np.ones(2), lambda p: p)
+
+        def test_mismatch(gradcheck):
+            gradcheck.assert_grads_match(loss, PARAMS, wrong_backward)
+
+        def test_user_code_raises(gradcheck):
+            def f(p):
+                raise KeyError("W9")
+            gradcheck.grads_report(f, PARAMS, lambda p: p)
+        ''')
+    result = mlp.runpytest("--tb=long")
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    assert "gradcheck/" not in out.replace("gradcheck/tests", "")   # no frame of gradcheck's own source
+    result.stdout.fnmatch_lines(["*gradcheck.assert_grads_match(lambda p: np.ones(3)*", "E  *NonScalarOutput*"])
+    result.stdout.fnmatch_lines(["*raise KeyError(\"W9\")*"])   # the user's own frame stays, as the cause

@@ -262,12 +262,10 @@ class Context:
                              dtype=self.tolerance_dtype, global_scale=global_scale)
         if cmp.passed:
             return Part(label, True, weight)
-        from .feedback import mismatch_numbers, pattern_words
+        from .feedback import mismatch_numbers, mismatch_problem, pattern_words
 
-        if cmp.n_total == 1:
-            return Part(label, False, weight, problem="wrong", numbers=mismatch_numbers(cmp))
-        return Part(label, False, weight, problem=f"{cmp.n_mismatch} of {cmp.n_total} elements differ",
-                    numbers=mismatch_numbers(cmp), diagnosis=pattern_words(label, a, expected))
+        return Part(label, False, weight, problem=mismatch_problem(cmp), numbers=mismatch_numbers(cmp),
+                    diagnosis=pattern_words(label, a, expected) if cmp.n_total > 1 else [])
 
     def compare_with_fd(self, labels, f, inputs, cotangent, grads, *, what: str = "") -> list:
         """Parts for ``grads`` (one per input of f) against finite differences of f.

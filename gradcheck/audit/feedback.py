@@ -16,8 +16,23 @@ def _num(v) -> str:
     return f"{v:.6g}"
 
 
+def mismatch_problem(cmp) -> str:
+    """How many elements differ, in words (shown at every detail but "score")."""
+    if cmp.n_total == 1:
+        return "wrong"
+    verb = "differs" if cmp.n_mismatch == 1 else "differ"
+    return f"{cmp.n_mismatch} of {cmp.n_total} elements {verb}"
+
+
 def mismatch_numbers(cmp) -> str:
-    """numpy.testing's shape: worst element, tolerances, max differences (detail "full")."""
+    """The library's message builder (worst element, max differences) plus the tolerance (detail "full")."""
+    try:
+        from gradcheck.report import describe_comparison
+    except ImportError:  # pragma: no cover - an older core without it
+        describe_comparison = None
+    if describe_comparison is not None and cmp.n_total > 1:
+        lines = describe_comparison("x", cmp, indent="").split("\n")[1:]
+        return "\n".join(lines + [f"tolerance: rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e}"])
     idx = ", ".join(str(i) for i in cmp.worst_index)
     if cmp.n_total == 1:
         return (f"yours {_num(cmp.worst_actual)}, expected {_num(cmp.worst_expected)} "

@@ -122,9 +122,16 @@ def median_weight_element(grads: dict, rng: np.random.Generator) -> tuple[str, i
 
 
 def relative_error_size(grads: dict, key: str, j: int, rel: float) -> float:
-    """rel of element j's magnitude, or of a thousandth of its block's largest (a near-zero element)."""
-    block = np.abs(np.asarray(grads[key], dtype=np.float64))
-    return rel * max(float(block.reshape(-1)[j]), 1e-3 * float(np.max(block)))
+    """rel of element j's magnitude, or of a small fraction of its block's largest (a near-zero element).
+
+    The fraction is a thousandth in float64 and a hundredth in float32: below it, 1 % of an
+    element is under the dtype's absolute floor (a few 1e-5 of the block's largest in float32)
+    and no check, full or fast, can tell it from round-off.
+    """
+    arr = np.asarray(grads[key])
+    block = np.abs(arr.astype(np.float64))
+    frac = 1e-3 if arr.dtype.itemsize >= 8 else 1e-2
+    return rel * max(float(block.reshape(-1)[j]), frac * float(np.max(block)))
 
 
 def with_relative_error(grads: dict, key: str, j: int, rel: float) -> dict:

@@ -68,6 +68,8 @@ class Block:
         self.dtype = dtype
         self.user = user                                # the user's gradient, flat float64
         self.finite = bool(np.all(np.isfinite(user)))
+        # the largest finite magnitude (tolerances scale with it; computed once: a million elements)
+        self.scale = float(np.max(np.abs(user if self.finite else user[np.isfinite(user)]), initial=0.0))
         self.narrow = None          # your float32 result, where user is your float64 rerun (roundoff.py)
         self.narrow_dtype = None
         self.rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0

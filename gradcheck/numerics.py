@@ -28,8 +28,7 @@ def block_tolerance(ctx: Context, b: Block, scale_hint: float, *, sharp: bool = 
 
     ``sharp``: fast mode's first tier for a float32/16 gradient (tolerances.sharp_floor).
     """
-    finite = b.user[np.isfinite(b.user)]
-    scale = max(scale_hint, float(np.max(np.abs(finite))) if finite.size else 0.0)
+    scale = max(scale_hint, b.scale)
     if sharp:
         return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale, sharp=True)
     return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale)

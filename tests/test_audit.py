@@ -101,7 +101,8 @@ def _sandbox_processes():
 def audited(tmp_path_factory):
     root = tmp_path_factory.mktemp("audit")
     subs, out = root / "submissions", root / "out"
-    shutil.copytree(FIXTURES, subs)
+    shutil.copytree(FIXTURES, subs, ignore=lambda d, names: [n for n in names if d == FIXTURES and n.startswith(
+        ("layers_", "network_", "slides_"))])   # other built-ins' fixtures: tests/test_audit_contracts.py
     (subs / "empty folder").mkdir()
     shutil.copytree(os.path.join(FIXTURES, "correct_matrix"), subs / CORRECT[2])
     shutil.copytree(os.path.join(FIXTURES, "correct_loops"), subs / CORRECT[3])
@@ -255,6 +256,9 @@ def test_report_html_escapes_and_links_every_submission(audited):
     assert "img" not in p.tags and "script" not in p.tags  # the folder named <img ...> is text, not a tag
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
     assert "Most common diagnosed bugs" in text and "missing_half" in text
+    for tag in ("timed out", "import failed", "crashed", "module missing"):   # failures are diagnosed too
+        assert f"<td>{tag}</td>" in text, tag
+    assert "timed out" in audited["results"]["hostile_infinite_loop"]["tests"][1]["output"]
     from urllib.parse import unquote
 
     linked = {unquote(h).rsplit("/", 1)[0] for h in p.links if h and h.endswith("feedback.html")}

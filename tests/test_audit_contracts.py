@@ -302,3 +302,14 @@ def test_a_python_assignment_file_with_mistakes_is_refused_with_the_reason(tmp_p
     bad.write_text("import numpy as np\nnp.nope()\n")
     assert cli.main([str(tmp_path / "subs"), "--assignment", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "running the assignment file failed" in capsys.readouterr().err
+
+
+def test_declared_float32_precision_accepts_float32_work(tmp_path):
+    toml = SMALL_TOML.replace("[limits]", "[tolerances]\nprecision = \"float32\"\n[limits]")
+    (tmp_path / "f32.toml").write_text(toml)
+    shutil.copytree(os.path.join(FIXTURES, "correct_float32"), tmp_path / "subs" / "f32")
+    out = tmp_path / "out"
+    assert cli.main([str(tmp_path / "subs"), "--assignment", str(tmp_path / "f32.toml"), "--out", str(out),
+                     "--quiet"]) == 0
+    r = json.loads((out / "f32" / "results.json").read_text())
+    assert r["score"] == 40 and "You returned float32" not in _text(r)

@@ -52,6 +52,8 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
         if imported.kind == "missing":
             msg = imported.message[:1].upper() + imported.message[1:]
             lines.append(f"{msg}, so no check could run. {contents}".rstrip())
+            if a.description and a.detail != "score":
+                lines.append("What the assignment expects:\n" + a.description.rstrip())
         else:
             lines.append(f"Your {label} could not be imported, so no check could run:\n"
                          + failure_text(imported, label))

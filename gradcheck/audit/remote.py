@@ -4,7 +4,8 @@
         grads = sub.backward(params, x, t)     # runs in alice's sandboxed child
 
 Attributes of the returned object are remote functions: arguments go to the child as
-arrays, results come back as plain numpy arrays or dicts of them, and anything the
+wire values (numbers, arrays, lists, tuples, dicts), results come back the same way (objects
+that are not data stay in the child as handles), and anything the
 student's code does wrong (exception, sys.exit, timeout, crash, non-numeric return)
 raises ``SubmissionError`` here, carrying the trimmed traceback.
 """
@@ -84,15 +85,19 @@ class RemoteSubmission:
         return f"<submission {self.path!r} (module {self._sandbox.module})>"
 
 
-def load_submission(path, *, module: str = "backprop", timeout: float = 10.0, memory_mb: int = 1024,
-                    cpu_seconds: int = 300, allowed_imports: list | None = None) -> RemoteSubmission:
-    """Sandbox ``path/<module>.py``; nothing runs until the first call.
+def load_submission(path, *, module: str = "backprop", root: str = "", timeout: float = 10.0,
+                    memory_mb: int = 1024, cpu_seconds: int = 300,
+                    allowed_imports: list | None = None) -> RemoteSubmission:
+    """Sandbox ``path/<root>/<module>.py``; nothing runs until the first call.
 
-    timeout: wall-clock seconds per call (and for the import); memory_mb: address-space
-    limit of the child; allowed_imports: module names the submission may import
-    ("stdlib" for the standard library), or None for no restriction.
+    module: a module name, dotted for a package (``cs231n.layers``); root: the folder of
+    the submission put first on sys.path (default the submission itself).
+    timeout: wall-clock seconds per call (and for the import); memory_mb: memory limit of
+    the submission; allowed_imports: module names the submission may import ("stdlib" for
+    the standard library), or None for no restriction.
     """
-    if not isinstance(module, str) or not module.isidentifier():
-        raise ValueError(f"module must be a module name such as 'backprop' (for backprop.py), got {module!r}")
+    if not isinstance(module, str) or not all(p.isidentifier() for p in module.split(".")):
+        raise ValueError(f"module must be a module name such as 'backprop' (for backprop.py) or 'cs231n.layers', "
+                         f"got {module!r}")
     limits = Limits(timeout=timeout, memory_mb=memory_mb, cpu_seconds=cpu_seconds)
-    return RemoteSubmission(Sandbox(str(path), module, limits=limits, allowed_imports=allowed_imports))
+    return RemoteSubmission(Sandbox(str(path), module, root=root, limits=limits, allowed_imports=allowed_imports))

@@ -65,7 +65,8 @@ def record(res: SubmissionResult) -> dict:
 
 
 def meta(assignment) -> dict:
-    return {"name": assignment.name, "title": assignment.title, "seed": assignment.seed,
+    return {"name": assignment.name, "title": assignment.title, "description": assignment.description,
+            "seed": assignment.seed,
             "max_score": assignment.max_score, "checks": [c.name for c in assignment.checks],
             "bug_titles": dict(assignment.bug_titles)}
 
@@ -136,6 +137,7 @@ def report_html(records: list, info: dict, seconds: float) -> str:
     mean = sum(scores) / len(scores) if scores else 0.0
     body = (f"<h1>{e(info['title'])}</h1><p>{len(records)} submissions graded in {seconds:.1f} s; "
             f"mean score {mean:.2f} / {max_score:g}. Assignment {e(info['name'])}, seed {info['seed']}.</p>"
+            + (f"<pre>{e(info['description'])}</pre>" if info.get("description") else "") +
             f"<h2>Scores</h2>{_histogram(scores, max_score)}"
             f"<h2>Most common diagnosed bugs</h2><p>How many students hit each diagnosed mistake or failure "
             f"(a student counts once per mistake).</p>"

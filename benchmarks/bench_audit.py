@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     with open(out, "w") as f:
         json.dump({"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                "platform": platform.platform()},
-                   "command": "python benchmarks/bench_audit.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                   "command": " ".join(["python benchmarks/bench_audit.py", *(argv if argv is not None
+                                                                              else sys.argv[1:])]),
                    "runs": rows}, f, indent=2)
         f.write("\n")
     return 0 if all(r["exit"] == 0 and r["deterministic"] for r in rows) else 1

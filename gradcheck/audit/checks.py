@@ -299,9 +299,10 @@ class Context:
 
             sent = self.tolerance_dtype
             try:
-                report = gradcheck.vjp_report(sub, tuple(np.asarray(inputs[i], dtype=sent) for i in idx),
-                                              np.asarray(cotangent, dtype=sent), tuple(g for _, g in keep),
-                                              mode="fast", rtol=self.assignment.rtol, atol=self.assignment.atol,
+                xs = tuple(np.asarray(inputs[i], dtype=sent) for i in idx)
+                report = gradcheck.vjp_report(sub, xs, np.asarray(cotangent, dtype=sent),
+                                              tuple(g.astype(sent) for _, g in keep), mode="fast",
+                                              rtol=self.assignment.rtol, atol=self.assignment.atol,
                                               seed=self.assignment.seed)
             except Exception:  # noqa: BLE001 - the student's forward failed while being differenced
                 if failed:
@@ -564,7 +565,6 @@ class Assignment:
         """One check's verdict; None for an optional check whose name the module lacks."""
         ctx = Context(self, session, check.name)
         bugs: list = []
-        header = ""
         try:
             if check.optional and not ctx.has(check.optional):
                 return None
@@ -581,8 +581,7 @@ class Assignment:
         bugs += [b for p in parts for b in p.bugs]
         if self.tag_failures and not bugs:
             bugs += [f"{check.kind}: {p.label}" for p in parts if not p.passed]
-        out = render_check(check, parts, self.detail, notes=ctx.notes, printed=printed_text(ctx.printed),
-                           header=header)
+        out = render_check(check, parts, self.detail, notes=ctx.notes, printed=printed_text(ctx.printed))
         return CheckResult(check.name, check.kind, score, check.points, out, sorted(set(bugs)))
 
 

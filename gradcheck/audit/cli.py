@@ -129,8 +129,8 @@ def _clear(out: str) -> list:
     entries = _earlier_run(out)
     foreign = [e for e in entries if e not in CLASS_FILES and not os.path.isfile(os.path.join(out, e, "results.json"))]
     if foreign:
-        raise _BadArgs(f"--overwrite: {out!r} holds entries no gradcheck audit run wrote ({', '.join(sorted(foreign)[:5])}"
-                       f"); not deleting anything; give a new folder")
+        raise _BadArgs(f"--overwrite: {out!r} holds entries no gradcheck audit run wrote "
+                       f"({', '.join(sorted(foreign)[:5])}); not deleting anything; give a new folder")
     for e in entries:
         path = os.path.join(out, e)
         if os.path.isdir(path) and not os.path.islink(path):

@@ -124,20 +124,18 @@ def render_part(p, detail: str) -> str:
     return text
 
 
-def render_check(check, parts, detail: str, *, notes=(), printed: str = "", header: str = "") -> str:
+def render_check(check, parts, detail: str, *, notes=(), printed: str = "") -> str:
     """One check's output text at ``detail``."""
     if detail == "score":
         return ""
     ok = sum(1 for p in parts if p.passed)
     lines = []
-    if header:
-        lines.append(header)
-    elif len(parts) > 1:
+    if len(parts) > 1:
         lines.append(f"{ok} of {len(parts)} {check.part_noun} correct")
     elif parts and parts[0].passed:
         lines.append("correct")
     body = [render_part(p, detail) for p in parts if not (len(parts) == 1 and p.passed)]
-    lines += [_indent(b, "  " if len(parts) > 1 or header else "") for b in body]
+    lines += [_indent(b, "  " if len(parts) > 1 else "") for b in body]
     lines += list(notes)
     if printed and ok < len(parts):
         lines.append(printed)

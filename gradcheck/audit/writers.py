@@ -128,7 +128,7 @@ def report_html(records: list, info: dict, seconds: float) -> str:
         return f"{e(title)} <code>{e(b)}</code>" if title else e(b)
 
     bug_rows = _bar_rows(bugs, bug_label) or "<tr><td colspan=3>none diagnosed</td></tr>"
-    checks = Counter(t["check"] for r in records for t in r["tests"] if t["status"] == "failed")
+    checks = Counter(k for r in records for k in {t["check"] for t in r["tests"] if t["status"] == "failed"})
     check_rows = _bar_rows(checks, e) or "<tr><td colspan=3>every check passed everywhere</td></tr>"
     sub_rows = "".join(
         f"<tr><td><a href=\"{e(urllib.parse.quote(r['name']))}/feedback.html\">{e(r['name'])}</a></td>"

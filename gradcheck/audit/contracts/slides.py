@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 
-import numpy as np
-
 from ..checks import Assignment, Wrong
 from ._refs import rn
 

@@ -39,7 +39,7 @@ def test_catalog_entries_are_complete():
 @given(net=nets(min_batch=2, max_batch=4, min_width=2, max_width=3))
 def test_bug_changes_gradient_and_diagnose_names_it(name, net):
     spec, params, x, t = net
-    assume(CATALOG[name].applies(spec, "backprop") and no_dead_relu(spec, params, x))
+    assume(CATALOG[name].applies(spec, "backprop") and no_dead_relu(spec, params, x, min_active=2))
     correct = backprop(spec, params, x, t).grads
     buggy = backprop(spec, params, x, t, bug=name).grads
     assert {k: v.shape for k, v in buggy.items()} == {k: v.shape for k, v in correct.items()}
@@ -52,16 +52,37 @@ def test_bug_changes_gradient_and_diagnose_names_it(name, net):
         assert name in names, f"{key}: diagnose said {names}, expected {name!r} among them"
 
 
-@pytest.mark.parametrize("name", sorted(set(BACKPROP_BUGS) - {"error_sign_flipped", "missing_half"}))
+# The two φ'-forgetting mistakes do not apply where the layers concerned are linear or relu; with relu the
+# gradient still changes wherever a unit is off (relu' = 0 there), so those specs are tested separately below.
+_RELU_DEPENDENT = {"no_output_derivative": lambda s: s.layer_activations[-1:],
+                   "no_hidden_derivative": lambda s: s.layer_activations[:-1]}
+
+
+@pytest.mark.parametrize("name", sorted(set(BACKPROP_BUGS) - {"error_sign_flipped", "missing_half"}))  # always apply
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(net=nets(min_batch=1, max_batch=4))
 def test_bug_that_does_not_apply_changes_nothing(name, net):
     spec, params, x, t = net
     assume(not CATALOG[name].applies(spec, "backprop"))
+    if name in _RELU_DEPENDENT:
+        assume("relu" not in _RELU_DEPENDENT[name](spec))
     correct = backprop(spec, params, x, t).grads
     buggy = backprop(spec, params, x, t, bug=name).grads
-    assert rel_diff(buggy, correct) < 1e-12 or name in ("no_output_derivative", "no_hidden_derivative")
-    # relu layers make those two data-dependent: they only show where a unit is off
+    assert rel_diff(buggy, correct) < 1e-12
+
+
+@pytest.mark.parametrize("name, activations", [("no_output_derivative", ("logistic", "relu")),
+                                               ("no_hidden_derivative", ("relu", "linear"))])
+def test_forgetting_relus_derivative_shows_only_where_a_unit_is_off(name, activations):
+    spec = NetSpec((2, 3, 2), activations, True, "in_out", "half_sse")
+    params = {"W1": np.full((2, 3), 0.5), "b1": np.full(3, 0.5), "W2": np.full((3, 2), 0.5), "b2": np.full(2, 0.5)}
+    x, t = np.array([[1.0, 2.0], [0.5, 0.25]]), np.ones((2, 2))
+    assert not CATALOG[name].applies(spec, "backprop")
+    every_unit_on = rel_diff(backprop(spec, params, x, t, bug=name).grads, backprop(spec, params, x, t).grads)
+    assert every_unit_on < 1e-12
+    off = dict(params, b1=np.array([-5.0, 0.5, 0.5]), b2=np.array([-5.0, 0.5]))   # one unit per layer off
+    some_unit_off = rel_diff(backprop(spec, off, x, t, bug=name).grads, backprop(spec, off, x, t).grads)
+    assert some_unit_off > 1e-3
 
 
 @settings(max_examples=30, deadline=None)
@@ -140,12 +161,12 @@ def test_batch_bugs_follow_the_target():
             np.testing.assert_allclose(buggy[k], factor * correct[k], rtol=1e-12)
 
 
-def test_readme_section_lists_every_catalog_entry():
+def test_docs_list_every_catalog_entry():
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "reference-nets.md").read_text(encoding="utf-8")
     missing = [name for name in CATALOG if f"| `{name}` |" not in text]
-    assert not missing, f"README.md lacks catalog rows for {missing}"
+    assert not missing, f"docs/reference-nets.md lacks catalog rows for {missing}"
 
 
 def test_applies_per_function():

@@ -41,8 +41,9 @@ def nets(draw, *, min_batch=1, max_batch=4, **spec_kwargs):
     return (spec, *data(spec, seed, batch))
 
 
-def no_dead_relu(spec, params, x) -> bool:
-    """Every relu layer has an active unit for every sample, so gradients reach every layer."""
+def no_dead_relu(spec, params, x, min_active: int = 1) -> bool:
+    """Every relu layer has at least min_active active units for every sample, so gradients reach every layer
+    (two or more: a single active unit per layer can make W and W^T act alike on the diagonal)."""
     _, outs = forward_cache(spec, params, np.atleast_2d(x))
-    return all((outs[l] > 0).any(axis=1).all()
+    return all(((outs[l] > 0).sum(axis=1) >= min(min_active, spec.sizes[l])).all()
                for l, a in enumerate(spec.layer_activations, start=1) if a == "relu")

@@ -313,3 +313,16 @@ def test_declared_float32_precision_accepts_float32_work(tmp_path):
                      "--quiet"]) == 0
     r = json.loads((out / "f32" / "results.json").read_text())
     assert r["score"] == 40 and "You returned float32" not in _text(r)
+
+
+def test_an_unseeded_dropout_is_told_to_use_its_seed(tmp_path):
+    from gradcheck.audit import runner
+    from gradcheck.audit.contracts import layers
+    from gradcheck.audit.sandbox import Limits
+
+    src = open(os.path.join(FIXTURES, "layers_buggy", "layers.py")).read()
+    (tmp_path / "layers.py").write_text(src.replace('np.random.seed(dropout_param["seed"])', "pass"))
+    res = runner.grade_folder(layers.build(), str(tmp_path), "x", Limits(timeout=5))
+    t = {t.name: t for t in res.tests}["dropout backward"]
+    assert not res.grader_error and t.score == 0
+    assert t.output.startswith("your dropout_forward() returned different values for the same inputs")

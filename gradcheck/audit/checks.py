@@ -107,9 +107,8 @@ class Wrong(Exception):
 class Session:
     """One submission's sandbox plus what the checks learn about it (timeouts so far)."""
 
-    def __init__(self, sandbox, module_label: str):
+    def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.module_label = module_label
         self.timeouts: dict = {}
 
     def invoke(self, op, name, args=(), kwargs=None, *, handle=None, value=None, select=None):
@@ -189,7 +188,7 @@ class Context:
         """The general call: ``select`` (a list of indices/keys) picks a part of the result in
         the child, so only that part crosses the pipe."""
         _float_dtypes((args, kwargs, value), self._sent)
-        label = name if op == "call" else f"{name}"
+        label = name
         out = self._session.invoke(op, name, args, kwargs, handle=handle, value=value, select=select)
         if getattr(out, "stdout", ""):
             self.printed.append(out.stdout)
@@ -267,15 +266,17 @@ class Context:
         return Part(label, False, weight, problem=mismatch_problem(cmp), numbers=mismatch_numbers(cmp),
                     diagnosis=pattern_words(label, a, expected) if cmp.n_total > 1 else [])
 
-    def compare_with_fd(self, labels, f, inputs, cotangent, grads, *, what: str = "") -> list:
+    def compare_with_fd(self, labels, f, inputs, cotangent, grads, *, what: str = "",
+                        source: str = "your forward") -> list:
         """Parts for ``grads`` (one per input of f) against finite differences of f.
 
         f(*inputs) calls the student's own forward (through this Context); ``grads`` holds
         what the student's backward returned for each input (anything: checked here).
         Uses gradcheck.vjp_report in fast mode: a few evaluations when right, localized
-        element-wise when wrong.
+        element-wise when wrong.  ``source`` names f in the feedback ("your affine_forward()").
         """
         import gradcheck
+        from gradcheck.errors import GradcheckUsageError, NonDeterministic
 
         parts, keep = [None] * len(labels), []
         for i, (label, x, g) in enumerate(zip(labels, inputs, grads)):
@@ -304,9 +305,16 @@ class Context:
                                               tuple(g.astype(sent) for _, g in keep), mode="fast",
                                               rtol=self.assignment.rtol, atol=self.assignment.atol,
                                               seed=self.assignment.seed)
-            except Exception:  # noqa: BLE001 - the student's forward failed while being differenced
+            except NonDeterministic:
+                raise Wrong(f"{source} returned different values for the same inputs, so its derivative cannot be "
+                            f"checked; make it deterministic (e.g. seed it from the parameters you are given)") \
+                    from None
+            except Exception as e:  # noqa: BLE001 - the student's forward failed while being differenced
                 if failed:
                     raise failed[0] from None
+                if isinstance(e, GradcheckUsageError):
+                    raise Wrong(f"{source} cannot be differentiated by finite differences: "
+                                f"{str(e).split('. ')[0]}") from None
                 raise
             from .feedback import fd_numbers
 
@@ -429,7 +437,7 @@ class VJPCheck(Check):
                 full[i] = x
             return ctx.invoke("call", self.forward, tuple(full), {}, select=[self.output])
 
-        parts = ctx.compare_with_fd(self.labels, f, wrt_args, dout, list(grads), what="")
+        parts = ctx.compare_with_fd(self.labels, f, wrt_args, dout, list(grads), source=f"your {self.forward}()")
         if self.reference is not None:
             expected = self.reference(*args, dout)
             ref = [ctx.compare(lab, g, e) for lab, g, e in zip(self.labels, grads, expected)]
@@ -575,7 +583,7 @@ class Assignment:
             parts = [Part(e.function, False, problem=failure_text(e.outcome, e.function))]
             bugs = [_failure_tag(e.outcome)]
         except Wrong as e:
-            parts = [Part("returned value", False, problem=str(e))]
+            parts = [Part("", False, problem=str(e))]
         total = sum(p.weight for p in parts) or 1.0
         score = round(check.points * sum(p.weight for p in parts if p.passed) / total, 4)
         bugs += [b for p in parts for b in p.bugs]

@@ -113,7 +113,7 @@ def _indent(text: str, by: str) -> str:
 def render_part(p, detail: str) -> str:
     if p.passed:
         return f"{p.label}: correct"
-    text = f"{p.label}: {p.problem or 'wrong'}"
+    text = f"{p.label}: {p.problem or 'wrong'}" if p.label else p.problem
     if detail == "full" and p.numbers:
         text += "\n" + _indent(p.numbers, "    ")
     for d in p.diagnosis:

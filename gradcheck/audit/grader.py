@@ -22,7 +22,7 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
     """Every check of ``a`` through ``sandbox``; ``contents`` lists the folder (said when the module is missing)."""
     start = time.monotonic()
     label = module_label or a.module.replace(".", "/") + ".py"
-    session = Session(sandbox, label)
+    session = Session(sandbox)
     imported = sandbox.invoke("get_attr", "__name__")   # starts the child, imports the module
     tests, errors = [], []
     if not imported.ok and imported.kind in ("import", "missing"):

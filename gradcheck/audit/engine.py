@@ -185,6 +185,10 @@ class Session:
     def memory_killed(self) -> bool:
         return self.tree is not None and self.tree.oom_killed()
 
+    def exit_status(self, code: int) -> int:
+        """The harness's own exit status from the launched process's (negative: killed by that signal)."""
+        return code
+
     # -- per engine
     def command(self, cfg: dict):
         raise NotImplementedError
@@ -292,6 +296,9 @@ class BwrapEngine(Engine):
 
 
 class BwrapSession(Session):
+    def exit_status(self, code: int) -> int:
+        return -(code - 128) if 128 < code < 128 + 65 else code  # bwrap reports a signal death as 128 + signal
+
     def command(self, cfg: dict):
         exe, prefixes = _interpreter()
         args = [self.engine.binary, *_namespace_args(os.geteuid()), *_system_binds()]
@@ -331,7 +338,8 @@ class FallbackEngine(Engine):
     def summary(self) -> str:
         if os.geteuid() == 0:
             return (f"fallback (bubblewrap not used: {self.why}): student code runs as a private uid in its own "
-                    f"network and mount namespaces, but can read the files of this machine that any user can read")
+                    f"pid, network and mount namespaces, but can read the files of this machine that any user can "
+                    f"read (gradcheck's included)")
         return (f"fallback without root (bubblewrap not used: {self.why}): student code runs as you, "
                 f"with rlimits only; for trusted submissions")
 
@@ -346,13 +354,14 @@ class FallbackSession(Session):
                 os.mkdir(work, 0o700)
                 os.chown(work, self.uid, self.uid)
             cfg.update(workdir=work, copy_from=self.src, mounts=self._mounts(work, self.uid), private_tmp=True,
-                       unshare_mount=True)
+                       unshare_mount=True, pid_namespace=True)
         else:
             cfg.update(workdir=self.src, mounts=[], private_tmp=False)
         cfg.update(uid=self.uid, no_network=True, paths=[os.path.dirname(os.path.dirname(np.__file__))],
                    engine="fallback",
                    expose=sorted({sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(exe)),
-                                  os.path.dirname(os.path.dirname(os.path.abspath(np.__file__))), HARNESS_DIR}))
+                                  os.path.dirname(os.path.dirname(os.path.abspath(np.__file__))), HARNESS_DIR,
+                                  self.dir}))
         self._limits_cfg(cfg)
         return [exe, "-I", os.path.join(HARNESS_DIR, "harness.py"), "CFG"], cfg
 

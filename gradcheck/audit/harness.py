@@ -16,6 +16,8 @@ import traceback
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 38, 36
 
@@ -53,6 +55,34 @@ def _blocked_ancestor(path, uid):
     return None
 
 
+def _private_mount_namespace(libc, notes, state={}):  # noqa: B006 - once per process
+    """A mount namespace of our own, so that what we mount is seen by this child only."""
+    if "ok" not in state:
+        state["ok"] = libc.unshare(CLONE_NEWNS) == 0 and libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0
+        if not state["ok"]:
+            notes.append(f"cannot create a private mount namespace (errno {ctypes.get_errno()})")
+    return state["ok"]
+
+
+def _cover(libc, path, fstype_opts, keep, notes):
+    """Mount a fresh tmpfs on ``path``; folders in ``keep`` below it are bind-mounted back (via fds)."""
+    inside = [k for k in keep if k != path and k.startswith(path.rstrip(os.sep) + os.sep)]
+    fds = [(k, os.open(k, os.O_PATH | os.O_DIRECTORY)) for k in inside]
+    try:
+        if libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, fstype_opts.encode()) != 0:
+            notes.append(f"cannot mount a private tmpfs on {path} (errno {ctypes.get_errno()})")
+            return False
+        for k, fd in fds:
+            os.makedirs(k, mode=0o711, exist_ok=True)
+            if libc.mount(f"/proc/self/fd/{fd}".encode(), k.encode(), None, MS_BIND | MS_REC, None) != 0:
+                notes.append(f"cannot keep {k} visible under the private {path}")
+                return False
+        return True
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+
+
 def _expose(paths, uid, notes):
     """In a private mount namespace, make `paths` reachable for uid without chmod-ing the host.
 
@@ -67,46 +97,115 @@ def _expose(paths, uid, notes):
     if not blocked:
         return True
     libc = _libc()
-    if libc.unshare(CLONE_NEWNS) != 0:
-        notes.append(f"cannot create a mount namespace (errno {ctypes.get_errno()})")
+    if not _private_mount_namespace(libc, notes):
         return False
-    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        notes.append("cannot make mounts private")
-        return False
-    import tempfile
-
     for anc, needed in blocked.items():
         needed = sorted(n for n in needed if not any(n != m and n.startswith(m + os.sep) for m in needed))
-        staged = []
-        for n in needed:
-            s = tempfile.mkdtemp(prefix="gc-stage-")
-            if libc.mount(n.encode(), s.encode(), None, MS_BIND | MS_REC, None) != 0:
-                notes.append(f"cannot bind {n}")
-                return False
-            staged.append((n, s))
-        if libc.mount(b"tmpfs", anc.encode(), b"tmpfs", 0, b"mode=0755,size=1m") != 0:
-            notes.append(f"cannot mount tmpfs on {anc}")
+        if not _cover(libc, anc, "mode=0755,size=1m", needed, notes):
             return False
-        for n, s in staged:
-            os.makedirs(n, exist_ok=True)
-            libc.mount(s.encode(), n.encode(), None, MS_BIND | MS_REC, None)
-            libc.umount2(s.encode(), MNT_DETACH)
-            os.rmdir(s)
     return True
 
 
+def _mount_scratch(libc, mounts, keep, notes):
+    """The child's writable places as tmpfs with a byte and a file cap (``mounts`` from the engine)."""
+    for m in mounts:
+        opts = f"size={int(m['size'])},nr_inodes={int(m['inodes'])},mode={m['mode']}"
+        if m.get("uid") is not None:
+            opts += f",uid={int(m['uid'])},gid={int(m['uid'])}"
+        if not _cover(libc, m["path"], opts, keep, notes):
+            return False
+    return True
+
+
+def _processes_of(uid):
+    n = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                n += os.stat(f"/proc/{name}").st_uid == uid
+            except OSError:
+                pass
+    return n
+
+
+def _copy_in(src, dst):
+    """The submission's private copy into its tmpfs, as the student's uid (sizes were checked by the grader)."""
+    import shutil
+
+    for name in sorted(os.listdir(src)):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if os.path.isdir(s) and not os.path.islink(s):
+            shutil.copytree(s, d, symlinks=True, copy_function=shutil.copyfile)
+        elif os.path.isfile(s) and not os.path.islink(s):
+            shutil.copyfile(s, d)
+
+
+def _exit_like(status, as_code=False):
+    """Exit the way a waited-for child did, so the grader sees the cause.  ``as_code``: a signal death
+    becomes status 128 + signal (pid 1 of a namespace cannot signal itself); the outer process turns
+    that back into the signal."""
+    import signal
+
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+    if as_code:
+        os._exit(128 + sig if sig else code)
+    if not sig and 128 < code < 128 + 65:
+        sig = code - 128
+    if sig:
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(code)
+
+
+def _enter_pid_namespace(libc, notes):
+    """Continue inside a new pid namespace: when its pid 1 (a reaper, like bubblewrap's) dies, the
+    kernel kills every process in it, daemons included.  The processes left outside and at pid 1
+    only wait, and exit the way the harness did."""
+    if libc.unshare(CLONE_NEWPID) != 0:
+        notes.append(f"no pid namespace (errno {ctypes.get_errno()}); daemons are found by uid instead")
+        return
+    pid = os.fork()
+    if pid:
+        libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        _exit_like(os.waitpid(pid, 0)[1])
+    libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # pid 1 of the namespace
+    if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+        notes.append("the sandbox still sees every process of the machine (cannot mount its own /proc)")
+    harness = os.fork()
+    if harness:
+        while True:  # reap orphans until the harness itself ends
+            try:
+                done, status = os.wait()
+            except ChildProcessError:
+                os._exit(1)
+            if done == harness:
+                _exit_like(status, as_code=True)
+    libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+
+
 def lock_down(cfg):
-    """Network off, limits on, privileges dropped: in that order, before student code exists."""
+    """Network off, private scratch space, limits on, privileges dropped, submission copied in: in that
+    order, before any student code exists.  Returns (notes for the grader's log, effective uid)."""
     notes = []
     libc = _libc()
+    root = os.geteuid() == 0
+    os.umask(0o022)  # mount points we create must be passable by the sandbox uid, whatever the grader's umask
     if cfg.get("no_network", True):
         if libc.unshare(CLONE_NEWNET) != 0:
             notes.append("network left on (unshare(CLONE_NEWNET) not permitted here)")
     uid = cfg.get("uid")
-    if uid is not None and os.geteuid() == 0:
-        if not _expose(cfg.get("expose", []), uid, notes):
+    if uid is not None and root and cfg.get("expose"):
+        if not _expose(cfg["expose"], uid, notes):
             notes.append("python is not readable by the sandbox user; student code runs as root")
             uid = None
+    if cfg.get("mounts") and root:
+        keep = [k for k in (cfg.get("copy_from"), cfg["workdir"]) if k]
+        if cfg.get("unshare_mount") and not _private_mount_namespace(libc, notes):
+            raise SystemExit("no private mount namespace for the sandbox's scratch space")
+        if not _mount_scratch(libc, cfg["mounts"], keep, notes):
+            raise SystemExit("cannot mount the sandbox's scratch space: " + "; ".join(notes))
     mb = 1 << 20
     limits = [
         (resource.RLIMIT_AS, cfg.get("memory_mb"), mb),
@@ -120,16 +219,25 @@ def lock_down(cfg):
         if value is not None:
             v = int(value * unit)
             resource.setrlimit(which, (v, v))
-    if uid is not None and os.geteuid() == 0:
-        if cfg.get("nproc"):
-            resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
+    target = uid if (uid is not None and root) else os.getuid()
+    if "nproc_extra" in cfg:  # the processes this uid already has here (pid 1 of a namespace, us), plus the allowance
+        have = _processes_of(target) + (0 if target == os.getuid() else 1)
+        n = have + int(cfg["nproc_extra"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+    if cfg.get("pid_namespace") and root:
+        _enter_pid_namespace(libc, notes)
+    os.umask(0o077)
+    if uid is not None and root:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphaned grandchildren stay in our tree, findable
     libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # grader gone -> we go (cleared by setuid, so set after)
+    if cfg.get("copy_from"):
+        _copy_in(cfg["copy_from"], cfg["workdir"])
     return notes, os.geteuid()
+
 
 
 # ----------------------------------------------------------------------------- student side
@@ -158,10 +266,11 @@ class ImportGuard:
                 continue
             break
         if f is not None and f.f_code.co_filename.startswith(self.workdir):
-            allowed = ", ".join(sorted(a for a in self.allowed if a not in sys.stdlib_module_names and a != "stdlib"))
-            extra = " and the standard library" if "stdlib" in self.allowed else ""
-            raise ImportError(f"import of {top!r} is not allowed in this assignment "
-                              f"(allowed: {allowed or 'nothing'}{extra})")
+            named = sorted(a for a in self.allowed if a != "stdlib" and a not in sys.stdlib_module_names)
+            if "stdlib" in self.allowed:
+                named.append("the Python standard library")
+            allowed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else (named or ["nothing"])[0]
+            raise ImportError(f"import of {top!r} is not allowed in this assignment (allowed: {allowed})")
         return None
 
 

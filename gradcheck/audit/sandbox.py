@@ -5,28 +5,23 @@ folder in a fresh child and calls its functions with numpy arrays, returning an
 ``Outcome`` (plain float arrays, or what went wrong).  The parent enforces each call's
 wall-clock deadline itself and kills the child's whole process tree on overrun; the next
 call gets a fresh child.  Data crosses as JSON + ``.npy`` (no pickle), and every byte the
-child sends is validated here, because the child is the student's.
+child sends is validated here, because the child is the student's.  How the child is
+launched, isolated, killed and cleaned up is engine.py's business (bubblewrap or the fallback).
 """
 from __future__ import annotations
 
 import atexit
 import itertools
-import json
 import os
 import select
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
-import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-
-from . import wire
+from . import engine as engine_mod
+from . import wire, workspace
 from .wire import Handle, WireError
 
 HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
@@ -51,10 +46,17 @@ class Limits:
     result_mb: int = 64
     max_elements: int = 5_000_000
     startup_timeout: float = 60.0
+    scratch_mb: int = 64          # each of /tmp, /dev/shm, and the room added to the submission's copy
+    scratch_files: int = 10_000   # files each of those may hold
+    submission_mb: int = 50       # copying a submission stops here ("submission too large") ...
+    max_files: int = 2_000        # ... or at this many files and folders
+    max_depth: int = 40           # ... or this many levels of folders
+    copy_seconds: float = 20.0    # ... or after this long
 
     def __post_init__(self):
         for name in ("timeout", "memory_mb", "file_mb", "nproc", "output_bytes", "result_mb", "max_elements",
-                     "startup_timeout"):
+                     "startup_timeout", "scratch_mb", "scratch_files", "submission_mb", "max_files", "max_depth",
+                     "copy_seconds"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ValueError(f"sandbox limit {name} must be a positive number, got {v!r}")
@@ -136,110 +138,9 @@ def _handles_in(value, found=None, depth=0):
 
 
 # --------------------------------------------------------------------------- processes
-def _proc_table():
-    """pid -> (ppid, session, uid) for every process we can see."""
-    table = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-            fields = stat[stat.rindex(b")") + 2:].split()
-            uid = os.stat(f"/proc/{name}").st_uid
-        except (OSError, ValueError):
-            continue
-        table[int(name)] = (int(fields[1]), int(fields[3]), uid)
-    return table
-
-
-def kill_tree(pid: int, uid: int | None = None) -> None:
-    """SIGKILL the child, its session, its descendants and (if private to it) its uid.
-
-    Stops everything found first so nothing can fork while we look, then kills the lot.
-    Grandchildren that called setsid() are still caught by parentage or by the uid.
-    """
-    if uid is not None and os.path.exists("/bin/kill"):
-        try:  # kill(-1) as the sandbox uid: every process of that uid, atomically w.r.t. fork
-            subprocess.run(["/bin/kill", "-9", "-1"], user=uid, group=uid, extra_groups=[],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            pass
-    stopped: set[int] = set()
-    for _ in range(200):
-        table = _proc_table()
-        found = {p for p, (pp, sid, u) in table.items()
-                 if p == pid or sid == pid or (uid is not None and u == uid)}
-        grew = True
-        while grew:
-            more = {p for p, (pp, _, _) in table.items() if pp in found and p not in found}
-            found |= more
-            grew = bool(more)
-        found.discard(os.getpid())
-        live = {p for p in found if not _is_zombie(p)}
-        if not live:
-            return
-        new = live - stopped
-        for p in new:  # a stopped process cannot fork: freeze first, then look again
-            _signal(p, signal.SIGSTOP)
-        stopped |= new
-        if not new:
-            for p in live:
-                _signal(p, signal.SIGKILL)
-        time.sleep(0.002)
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except OSError:
-        pass
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] in (b"Z", b"X")
-    except (OSError, ValueError):
-        return True
-
-
-# --------------------------------------------------------------------------- uids
-class _UidPool:
-    """Private uids for sandboxes (root only), so that a uid-wide kill and RLIMIT_NPROC are per child."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.used: set[int] = set()
-        self.base = 0x5F000000 + (os.getpid() % 4096) * 256
-
-    def _mapped(self, uid: int) -> bool:
-        try:
-            with open("/proc/self/uid_map") as f:
-                for line in f:
-                    inside, _, count = (int(v) for v in line.split())
-                    if inside <= uid < inside + count:
-                        return True
-        except OSError:
-            return uid == 65534
-        return False
-
-    def take(self) -> int:
-        with self.lock:
-            busy = {u for (_, _, u) in _proc_table().values()}
-            for uid in range(self.base, self.base + 256):
-                if uid not in self.used and uid not in busy and self._mapped(uid):
-                    self.used.add(uid)
-                    return uid
-            return 65534  # shared: still unprivileged, just not uid-isolated
-
-    def give(self, uid: int) -> None:
-        with self.lock:
-            self.used.discard(uid)
-
-
-_UIDS = _UidPool()
+# How a child is launched, killed and cleaned up lives in engine.py (bubblewrap or the fallback).
+kill_tree = engine_mod.kill_tree
+copy_submission = workspace.copy_submission
 _LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
 
 
@@ -248,34 +149,6 @@ def _close_all() -> None:
     """No child outlives the grader."""
     for sb in list(_LIVE):
         sb.close()
-
-
-def _numpy_path() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
-
-
-def copy_submission(src: str, dst: str, *, max_bytes: int = 50 << 20) -> list[str]:
-    """Copy regular files and folders only (no symlinks, fifos or devices); returns what was skipped."""
-    skipped, total = [], 0
-    os.makedirs(dst, exist_ok=True)
-    for root, dirs, files in os.walk(src, followlinks=False):
-        rel = os.path.relpath(root, src)
-        target = dst if rel == "." else os.path.join(dst, rel)
-        for d in list(dirs):
-            if os.path.islink(os.path.join(root, d)):
-                skipped.append(os.path.join(rel, d))
-                dirs.remove(d)
-            else:
-                os.makedirs(os.path.join(target, d), exist_ok=True)
-        for name in files:
-            path = os.path.join(root, name)
-            st = os.lstat(path)
-            if not os.path.isfile(path) or os.path.islink(path) or total + st.st_size > max_bytes:
-                skipped.append(os.path.normpath(os.path.join(rel, name)))
-                continue
-            shutil.copyfile(path, os.path.join(target, name), follow_symlinks=False)
-            total += st.st_size
-    return skipped
 
 
 class Sandbox:
@@ -287,22 +160,20 @@ class Sandbox:
     """
 
     def __init__(self, folder: str, module: str, *, root: str = "", limits: Limits | None = None,
-                 allowed_imports: list | None = None, network: bool = False, drop_privileges: bool = True):
+                 allowed_imports: list | None = None, engine: str = "auto"):
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"submission folder {folder!r} does not exist")
+        self.engine = engine_mod.choose(engine)
         self.folder = os.path.abspath(folder)
         self.module = module
         self.root = root
         self._child = 0
         self.limits = limits or Limits()
         self.allowed_imports = allowed_imports
-        self.network = network
-        self.drop_privileges = drop_privileges and os.geteuid() == 0
         self.notes: list[str] = []
         self.import_outcome: Outcome | None = None
         self._proc: subprocess.Popen | None = None
-        self._uid: int | None = None
-        self._tmp: str | None = None
+        self._session: engine_mod.Session | None = None
         self._fds: tuple = ()
         _LIVE.add(self)
 
@@ -355,7 +226,7 @@ class Sandbox:
 
     def close(self) -> None:
         """Kill the child and everything it started; delete the private copy."""
-        self._stop()
+        self._stop(release=True)
 
     def __enter__(self):
         return self
@@ -366,35 +237,23 @@ class Sandbox:
     # -- child lifecycle
     def _start(self, timeout: float) -> Outcome | None:
         self._child = next(_CHILD_IDS)
-        self._tmp = tempfile.mkdtemp(prefix="gradcheck-sandbox-")
-        work = os.path.join(self._tmp, "work")
-        skipped = copy_submission(self.folder, work)
-        if skipped:
-            self.notes.append("not copied (links, special files or over the size cap): " + ", ".join(skipped[:10]))
-        uid = None
-        if self.drop_privileges:
-            uid = self._uid = _UIDS.take()
-            os.chmod(self._tmp, 0o711)
-            for root, dirs, files in os.walk(work):
-                os.chown(root, uid, uid)
-                for n in files:
-                    os.chown(os.path.join(root, n), uid, uid)
+        if self._session is None:
+            try:
+                self._session = self.engine.open(self.folder, self.limits)
+            except workspace.SubmissionTooLarge as e:
+                self.import_outcome = Outcome("import", error_type="SubmissionTooLarge",
+                                              message=f"submission too large: {e}; nothing was run")
+                return self.import_outcome
+            self.notes.extend(n for n in self._session.notes if n not in self.notes)
         (req_r, req_w), (rep_r, rep_w) = os.pipe(), os.pipe()
-        cfg = {
-            "fds": [req_r, rep_w], "workdir": work, "uid": uid, "no_network": not self.network,
-            "memory_mb": self.limits.memory_mb, "cpu_seconds": self.limits.cpu_seconds,
-            "file_mb": self.limits.file_mb, "nproc": self.limits.nproc, "max_elements": self.limits.max_elements,
-            "paths": [_numpy_path()], "allowed_imports": self.allowed_imports, "module_label": f"{self.module}.py",
-            "expose": sorted({sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-                              _numpy_path()}),
-        }
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": work, "TMPDIR": work, "LANG": "C.UTF-8",
-               "PYTHONIOENCODING": "utf-8", "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1",
-               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        cfg = {"fds": [req_r, rep_w], "max_elements": self.limits.max_elements,
+               "allowed_imports": self.allowed_imports, "module_label": f"{self.module}.py"}
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", HARNESS, json.dumps(cfg)], pass_fds=(req_r, rep_w), cwd=work, env=env,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            self._proc = self._session.launch(cfg, pass_fds=(req_r, rep_w))
+        except BaseException:
+            os.close(req_w)
+            os.close(rep_r)
+            raise
         finally:
             os.close(req_r)
             os.close(rep_w)
@@ -416,14 +275,11 @@ class Sandbox:
             return imp
         return None
 
-    def _stop(self) -> None:
+    def _stop(self, release: bool = False) -> None:
+        """Kill the child; ``release``: also delete the private copy (at close)."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            kill_tree(proc.pid, self._uid)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+            self._session.kill(proc)
             for f in (proc.stdout, proc.stderr):
                 if f:
                     f.close()
@@ -433,12 +289,9 @@ class Sandbox:
             except OSError:
                 pass
         self._fds = ()
-        if self._uid is not None:
-            _UIDS.give(self._uid)
-            self._uid = None
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+        if self._session is not None and release:
+            self._session.release()
+            self._session = None
 
     # -- one request
     def _request(self, header: dict, values: dict | None, timeout: float, phase: str = "call") -> Outcome:
@@ -552,9 +405,12 @@ class Sandbox:
     def _died(self, timeout: float) -> Outcome:
         proc = self._proc
         try:
-            code = proc.wait(timeout=min(2.0, timeout))
+            code = self._session.exit_status(proc.wait(timeout=min(2.0, timeout)))
         except subprocess.TimeoutExpired:
             return Outcome("crash", message="closed its connection to the grader during the call")
+        if code == -signal.SIGKILL and self._session.memory_killed():
+            return Outcome("crash", message=f"the process was killed for using more than {self.limits.memory_mb} MB "
+                                            f"(all its processes together) during the call")
         if code < 0:
             sig = -code
             what = {

@@ -199,8 +199,7 @@ def remove_tree(path: str) -> None:
             if pending:
                 child = pending.pop()
                 try:
-                    os.chmod(child, 0o700, dir_fd=fd, follow_symlinks=False)
-                    sub = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                    sub = _open_dir(child, fd)
                 except OSError:
                     _quiet(os.rmdir, child, dir_fd=fd)
                     continue
@@ -221,6 +220,15 @@ def remove_tree(path: str) -> None:
     finally:
         _quiet(os.close, fd)
     _quiet(os.rmdir, path)
+
+
+def _open_dir(name: str, parent: int) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, dir_fd=parent)
+    except PermissionError:  # a folder its owner made unreadable: open it up first
+        os.chmod(name, 0o700, dir_fd=parent, follow_symlinks=False)
+        return os.open(name, flags, dir_fd=parent)
 
 
 def _clear_files_list_dirs(fd: int) -> list:

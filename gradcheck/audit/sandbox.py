@@ -199,8 +199,12 @@ class Sandbox:
         return self.invoke("set_attr", name, handle=handle, value=value)
 
     def invoke(self, op: str, name: str, args=(), kwargs=None, *, handle: Handle | None = None, value=None,
-               timeout: float | None = None) -> Outcome:
-        """The general form of the four calls above, with a per-call ``timeout`` in seconds."""
+               select=None, timeout: float | None = None) -> Outcome:
+        """The general form of the four calls above, with a per-call ``timeout`` in seconds.
+
+        ``select``: a list of indices/keys applied to the result in the child (``[0]`` keeps
+        ``out`` of ``(out, cache)``), so only that part crosses the pipe.
+        """
         if op not in ("call", "call_method", "get_attr", "set_attr"):
             raise ValueError(f"op must be call, call_method, get_attr or set_attr, got {op!r}")
         if op != "call" and handle is None and op != "get_attr":
@@ -222,6 +226,10 @@ class Sandbox:
             if failed is not None:
                 return failed
         header = {"op": op, "name": name, "handle": handle.id if handle is not None else None}
+        if select is not None:
+            if not isinstance(select, (list, tuple)) or not all(type(k) in (int, str) for k in select):
+                raise ValueError(f"select must be a list of int indices or str keys, got {select!r}")
+            header["select"] = list(select)
         return self._request(header, values, timeout)
 
     def close(self) -> None:

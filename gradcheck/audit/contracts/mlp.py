@@ -11,8 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradcheck import tolerances
+
 from ..checks import Assignment, Part, Wrong
 from ._refs import rn
+
+# A mistake is recognised when the answer matches the buggy reference within float32 round-off,
+# whatever precision the answer was computed in (naming a cause, not grading).
+_DIAG = tolerances.floor_for(np.float32)
 
 TOML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assignments", "mlp.toml")
 
@@ -67,6 +73,11 @@ def _catalog_part(part: Part, names: list, what: str) -> None:
     part.bugs += names
 
 
+def _matches(answer, buggy) -> bool:
+    scale = float(np.max(np.abs(buggy))) if buggy.size else 0.0
+    return bool(np.allclose(answer, buggy, rtol=_DIAG.rtol, atol=_DIAG.atol_frac * scale))
+
+
 def _forward_check(cfg, case, fname):
     def run(ctx):
         out = ctx.call(fname, case.params, case.x)
@@ -113,7 +124,7 @@ def _diagnose(case, got, wrong) -> None:
         except (TypeError, ValueError):
             full[k] = np.full(v.shape, np.nan)
     try:
-        catalog = rn.diagnose(case.spec, case.params, case.x, case.t, full, rtol=1e-3)
+        catalog = rn.diagnose(case.spec, case.params, case.x, case.t, full, rtol=_DIAG.rtol)
     except Exception:  # noqa: BLE001 - a diagnosis is a bonus; never let it fail the grading
         return
     for p in wrong:
@@ -130,7 +141,7 @@ def _jacobian_check(cfg, case, fname):
         what = f"{fname}(params, x) for one sample x of shape {case.x1.shape}"
         if isinstance(v, np.ndarray) and v.shape == exp.shape[::-1] and v.shape != exp.shape:
             p = Part("∂y_k/∂x_i", False, problem=f"{what} has shape {v.shape}, expected {exp.shape}")
-            if np.allclose(v.T, exp, rtol=1e-3, atol=1e-6):
+            if _matches(v.T, exp):
                 _catalog_part(p, ["jacobian_transposed"], "Jacobian")
             return [p]
         p = ctx.compare("∂y_k/∂x_i", v, exp, what=what)
@@ -143,7 +154,7 @@ def _jacobian_check(cfg, case, fname):
                     b = rn.input_jacobian(case.spec, case.params, case.x1, bug=bug_name)
                 except Exception:  # noqa: BLE001
                     continue
-                if b.shape == v.shape and not np.allclose(b, exp) and np.allclose(v, b, rtol=1e-3, atol=1e-9):
+                if b.shape == v.shape and not np.allclose(b, exp) and _matches(v, b):
                     found.append(bug_name)
             if found:
                 p.diagnosis = []

@@ -104,8 +104,9 @@ def dump_value(value, make_handle=None):
             return {"$l": [node(x, depth + 1) for x in v]}
         if t is tuple:
             return {"$t": [node(x, depth + 1) for x in v]}
-        if t is dict and all(type(k) is str for k in v):
-            return {"$d": {k: node(x, depth + 1) for k, x in v.items()}}
+        if isinstance(v, dict) and all(type(k) is str for k in dict.keys(v)):
+            # an OrderedDict or defaultdict with str keys crosses as a plain dict
+            return {"$d": {k: node(x, depth + 1) for k, x in dict.items(v)}}
         if isinstance(v, np.generic) and v.dtype.kind in "biuf":
             v = np.asarray(v)
         elif isinstance(v, np.ndarray) and type(v) is not np.ndarray and v.dtype.kind in "biuf":

@@ -95,7 +95,8 @@ def _backward_check(cfg, case, fname):
         got = ctx.call(fname, case.params, case.x, case.t)
         if not isinstance(got, dict):
             kind = "a list" if isinstance(got, list) else "a tuple" if isinstance(got, tuple) else \
-                "a single array" if isinstance(got, np.ndarray) else f"a {type(got).__name__}"
+                "a single array" if isinstance(got, np.ndarray) else \
+                f"a {getattr(got, 'type_name', type(got).__name__)}"
             raise Wrong(f"{fname}(params, x, t) should return a dict with the keys {', '.join(keys)} "
                         f"(one gradient per parameter array, like params), got {kind}")
         parts = []

@@ -119,7 +119,7 @@ def _judge(v: dict, tree, memory_mb: int) -> list:
     checks.append(Check("uid drop", dropped or userns, detail, required=True))
     for kind, label in (("pid", "pid namespace"), ("mnt", "mount namespace"), ("net", "network namespace")):
         own = v[f"ns_{kind}"] != _ns(kind)
-        checks.append(Check(label, own, "own" if own else "shared with the grader", required=kind == "net"))
+        checks.append(Check(label, own, "own" if own else "shared with the grader"))
     checks.append(Check("no network", not v["network"], "no route out" if not v["network"] else
                         "a connection to 1.1.1.1:53 succeeded", required=True))
     checks.append(Check("grader's environment hidden", not v["grader_environ"],

@@ -326,3 +326,12 @@ def test_an_unseeded_dropout_is_told_to_use_its_seed(tmp_path):
     t = {t.name: t for t in res.tests}["dropout backward"]
     assert not res.grader_error and t.score == 0
     assert t.output.startswith("your dropout_forward() returned different values for the same inputs")
+
+
+def test_registered_assignments_are_found_by_name():
+    from gradcheck.audit.assignment import builtin_names, load
+    from gradcheck.audit.contracts import register
+    from gradcheck.audit.contracts.slides import build
+
+    register("slides_again", lambda: build(detail="hint"))
+    assert "slides_again" in builtin_names() and load("slides_again").detail == "hint"

@@ -225,6 +225,7 @@ def main(argv=None) -> int:
     from . import runner
 
     if args.gradescope:
+        print(f"gradcheck audit: sandbox: {engine.summary()}", file=sys.stderr)
         try:
             res = runner.gradescope(assignment, args.submission, args.results, timeout=args.timeout,
                                     memory_mb=args.memory, engine=engine)

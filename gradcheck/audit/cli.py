@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", nargs="?", metavar="SUBMISSIONS", help="folder with one subfolder per submission")
     p.add_argument("--assignment", metavar="NAME_OR_FILE",
                    help="built-in assignment (mlp, layers, network, slides), a TOML file or a Python file")
-    p.add_argument("--out", metavar="OUT", help="output folder (created if missing)")
+    p.add_argument("--out", metavar="OUT", help="output folder, new or empty (created if missing; see --overwrite)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded in parallel (default 1)")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call (default: assignment's)")
     p.add_argument("--memory", type=int, metavar="MB", help="address-space limit per child (default: assignment's)")
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="K/N", help="grade only the K-th of N deterministic slices of SUBMISSIONS "
                                                   "(then: gradcheck audit merge)")
     p.add_argument("--overwrite", action="store_true",
-                   help="OUT may hold an earlier run: its results are deleted first (and listed)")
+                   help="OUT may hold an earlier run: what that run wrote is deleted first (and counted)")
     s = p.add_argument_group("sandbox (docs/audit-sandbox.md)")
     s.add_argument("--sandbox", choices=("auto", "bwrap", "fallback"), default="auto",
                    help="how student code is isolated: bubblewrap, the fallback, or auto (bubblewrap where it runs)")

@@ -54,7 +54,7 @@ def _run(args, **kwargs):
     return done.stdout
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def wheel(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("dist")
     build = tmp_path_factory.mktemp("build")
@@ -73,7 +73,7 @@ def wheel(tmp_path_factory) -> pathlib.Path:
     return found
 
 
-def test_wheel_holds_only_namespaced_packages(wheel):
+def _check_wheel_contents(wheel):
     tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"gradcheck", "gradcheck_pytest"}
     names = zipfile.ZipFile(wheel).namelist()
@@ -89,6 +89,8 @@ def test_wheel_holds_only_namespaced_packages(wheel):
 
 
 def test_wheel_without_extras_gives_numpy_checks_and_the_plugin(wheel, tmp_path):
+    """One test (the wheel is built once even under xdist): its contents, then a fresh venv without extras."""
+    _check_wheel_contents(wheel)
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"

@@ -11,6 +11,8 @@ import os
 import shutil
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gradcheck.audit import cli
 
@@ -336,3 +338,13 @@ def test_registered_assignments_are_found_by_name(monkeypatch):
     monkeypatch.setattr(contracts, "_REGISTRY", {})   # leaves the process's registry as it was
     contracts.register("slides_again", lambda: build(detail="hint"))
     assert "slides_again" in builtin_names() and load("slides_again").detail == "hint"
+
+
+@given(st.lists(st.text(min_size=1, max_size=4), unique=True, max_size=30), st.integers(1, 6))
+def test_shards_partition_the_submissions(names, n):
+    from gradcheck.audit.runner import shard
+
+    parts = [shard(names, k, n) for k in range(1, n + 1)]
+    assert sorted(x for p in parts for x in p) == sorted(names)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    assert parts == [shard(list(reversed(names)), k, n) for k in range(1, n + 1)]   # order of listing is irrelevant

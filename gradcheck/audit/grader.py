@@ -24,7 +24,7 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
     label = module_label or a.module.replace(".", "/") + ".py"
     session = Session(sandbox)
     imported = sandbox.invoke("get_attr", "__name__")   # starts the child, imports the module
-    tests, errors = [], []
+    tests, errors, left_out = [], [], []
     if not imported.ok and imported.kind in ("import", "missing"):
         tag = "module missing" if imported.kind == "missing" else "import failed"
         why = f"not run: importing {label} failed (see the top of the output)" if imported.kind == "import" \
@@ -42,8 +42,16 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
                                                                                          e.__traceback__)[-3:]))
                 res = CheckResult(c.name, c.kind, 0.0, c.points, "The grader failed on this check (not a verdict "
                                   "on your work; your instructor has been told).", ["grader error"])
-            if res is not None:
+            if res is None:
+                left_out.append(c)
+            else:
                 tests.append(res)
+    if left_out and tests:
+        # an optional part the module does not have: its points are shared by the others, so a
+        # complete submission of the smaller homework still scores the assignment's total
+        factor = a.max_score / sum(t.max_score for t in tests)
+        for t in tests:
+            t.score, t.max_score = round(t.score * factor, 4), round(t.max_score * factor, 4)
     score = sum(t.score for t in tests)
     lines = [f"{a.title}: {_fmt(score)} / {_fmt(sum(t.max_score for t in tests))} points."]
     if a.summary_line and a.detail != "score":
@@ -61,5 +69,9 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
         failed = [t for t in tests if t.status == "failed"]
         if failed:
             lines.append(f"{len(failed)} of {len(tests)} checks lost points; each check's output says why.")
+    if left_out and tests and a.detail != "score":
+        names = sorted({c.optional for c in left_out})
+        lines.append(f"Your module has no {' or '.join(names)}, so the checks of {'them' if len(names) > 1 else 'it'} "
+                     f"are left out and the other checks share their points.")
     lines += [f"Note: {s}" for s in notes]
     return SubmissionResult(name, tests, "\n".join(lines), time.monotonic() - start, grader_error="\n".join(errors))

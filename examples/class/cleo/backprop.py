@@ -1,43 +1,44 @@
-"""Correct, computed in float32 throughout."""
+"""Correct, one sample at a time (a loop over the batch, numpy inside)."""
 import numpy as np
-
-f32 = np.float32
 
 
 def _sig(z):
-    return (f32(1) / (f32(1) + np.exp(-z))).astype(f32)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _layers(params):
+    return len([k for k in params if k.startswith("W")])
+
+
+def _forward_one(params, x):
+    outs = [x]
+    for l in range(1, _layers(params) + 1):
+        outs.append(_sig(outs[-1] @ params[f"W{l}"] + params[f"b{l}"]))
+    return outs
 
 
 def forward(params, x):
-    o = np.asarray(x, dtype=f32)
-    L = len([k for k in params if k.startswith("W")])
-    for l in range(1, L + 1):
-        o = _sig(o @ params[f"W{l}"].astype(f32) + params[f"b{l}"].astype(f32))
-    return o
+    return np.stack([_forward_one(params, sample)[-1] for sample in x])
 
 
 def backward(params, x, t):
-    p = {k: v.astype(f32) for k, v in params.items()}
-    L = len([k for k in p if k.startswith("W")])
-    outs = [np.asarray(x, dtype=f32)]
-    for l in range(1, L + 1):
-        outs.append(_sig(outs[-1] @ p[f"W{l}"] + p[f"b{l}"]))
-    delta = (outs[-1] - t.astype(f32)) * outs[-1] * (f32(1) - outs[-1])
-    grads = {}
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = outs[l - 1].T @ delta
-        grads[f"b{l}"] = delta.sum(axis=0)
-        if l > 1:
-            delta = (delta @ p[f"W{l}"].T) * outs[l - 1] * (f32(1) - outs[l - 1])
+    L = _layers(params)
+    grads = {k: np.zeros_like(v, dtype=float) for k, v in params.items()}
+    for sample, target in zip(x, t):
+        outs = _forward_one(params, sample)
+        delta = (outs[-1] - target) * outs[-1] * (1 - outs[-1])
+        for l in range(L, 0, -1):
+            grads[f"W{l}"] += np.outer(outs[l - 1], delta)
+            grads[f"b{l}"] += delta
+            if l > 1:
+                delta = (params[f"W{l}"] @ delta) * outs[l - 1] * (1 - outs[l - 1])
     return grads
 
 
 def input_jacobian(params, x):
-    p = {k: v.astype(f32) for k, v in params.items()}
-    L = len([k for k in p if k.startswith("W")])
-    o = np.asarray(x, dtype=f32)
-    J = np.eye(len(x), dtype=f32)
-    for l in range(1, L + 1):
-        o = _sig(o @ p[f"W{l}"] + p[f"b{l}"])
-        J = (o * (f32(1) - o))[:, None] * (p[f"W{l}"].T @ J)
+    outs = _forward_one(params, x)
+    J = np.eye(len(x))
+    for l in range(1, _layers(params) + 1):
+        o = outs[l]
+        J = (o * (1 - o))[:, None] * (params[f"W{l}"].T @ J)
     return J

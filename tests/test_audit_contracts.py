@@ -350,3 +350,27 @@ def test_shards_partition_the_submissions(names, n):
     assert sorted(x for p in parts for x in p) == sorted(names)
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
     assert parts == [shard(list(reversed(names)), k, n) for k in range(1, n + 1)]   # order of listing is irrelevant
+
+
+def test_vjp_against_finite_differences_and_a_reference(tmp_path):
+    import numpy as np
+
+    from gradcheck.audit import Assignment, runner
+    from gradcheck.audit.sandbox import Limits
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "tl.py").write_text(   # a doubled forward, with the backward of that doubled forward
+        "import numpy as np\n\ndef fwd(x):\n    return 2 * np.tanh(x), x\n\n"
+        "def bwd(dout, x):\n    return 2 * dout * (1 - np.tanh(x) ** 2)\n")
+    a = Assignment("t", module="tl")
+
+    def inputs(rng):
+        return (rng.normal(size=(3, 2)),)
+
+    a.vjp("own forward only", forward="fwd", backward="bwd", inputs=inputs, wrt=(0,), labels=("dx",), points=1)
+    a.vjp("and the reference", forward="fwd", backward="bwd", inputs=inputs, wrt=(0,), labels=("dx",), points=1,
+          reference=lambda x, dout: (dout * (1 - np.tanh(x) ** 2),))
+    res = {t.name: t for t in runner.grade_folder(a, str(tmp_path / "s"), "s", Limits(timeout=5)).tests}
+    assert res["own forward only"].score == 1
+    assert res["and the reference"].score == 0 and "differs from the reference gradient" in \
+        res["and the reference"].output

@@ -11,7 +11,8 @@ from .checks import Assignment, Check, Context, NotImplementedByStudent, Part, S
 from .remote import RemoteSubmission, SubmissionError, load_submission
 from .runner import audit
 from .sandbox import Limits, Outcome, Sandbox
+from .wire import Handle
 
 __all__ = ["Assignment", "Check", "Context", "Part", "Wrong", "StudentFailed", "NotImplementedByStudent",
            "load_submission", "RemoteSubmission", "SubmissionError", "load_assignment", "AssignmentError", "audit",
-           "Sandbox", "Limits", "Outcome"]
+           "Sandbox", "Limits", "Outcome", "Handle"]

@@ -263,20 +263,20 @@ def test_a_missing_module_lists_what_the_submission_contains(newcomer):
            "notes.txt, hw/back_prop.py." in out
 
 
-def test_feedback_detail_hint_and_score(tmp_path):
+def test_feedback_detail_hint_and_score(graded):
     from gradcheck.audit import runner
     from gradcheck.audit.contracts import layers
     from gradcheck.audit.sandbox import Limits
 
     folder = os.path.join(FIXTURES, "layers_buggy")
-    full = {t.name: t for t in runner.grade_folder(layers.build(), folder, "x", Limits(timeout=5)).tests}
+    full = _tests(graded["layers"]["results"]["layers_buggy"])
     hint = {t.name: t for t in runner.grade_folder(layers.build(detail="hint"), folder, "x", Limits(timeout=5)).tests}
     score = runner.grade_folder(layers.build(detail="score"), folder, "x", Limits(timeout=5))
-    conv_full, conv_hint = full["conv backward"].output, hint["conv backward"].output
+    conv_full, conv_hint = full["conv backward"]["output"], hint["conv backward"].output
     assert "yours" in conv_full and "finite differences of your forward give" in conv_full
     assert "yours" not in conv_hint and "rtol" not in conv_hint and "give" not in conv_hint
     assert "db: 3 of 3 elements checked differ" in conv_hint and "averaged over a batch of 25" in conv_hint
-    assert [t.score for t in score.tests] == [t.score for t in full.values()]
+    assert [t.score for t in score.tests] == [t["score"] for t in full.values()]
     assert all(t.output == "" for t in score.tests)
     assert score.output.splitlines() == [score.output.splitlines()[0]]   # the points line only
 

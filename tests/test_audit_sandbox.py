@@ -97,6 +97,10 @@ def test_child_is_unprivileged_and_offline(sb):
     assert sb.call("network").value == 0
 
 
+def test_no_user_namespace_of_its_own(sb):
+    assert sb.call("nested_userns").value == 0  # a seccomp filter refuses unshare(CLONE_NEWUSER)
+
+
 def test_private_copy_and_no_import_path_to_the_folder(sb):
     v = sb.call("paths").value
     assert v["cwd_is_here"] == 1 and v["argv_has_folder"] == 0
@@ -267,10 +271,12 @@ def test_sandbox_check_probes_every_protection(name, capsys):
     code = sandbox_check.report(name)
     text = capsys.readouterr().out
     for label in ("uid drop", "pid namespace", "mount namespace", "network namespace", "private /tmp",
-                  "cgroup memory", "cgroup pids", "rlimits", "no_new_privs", "import isolation"):
+                  "cgroup memory", "cgroup pids", "rlimits", "no_new_privs", "import isolation",
+                  "nested user namespaces refused"):
         assert f"] {label}:" in text, label
     assert code == 0 and "OK for untrusted code" in text
     assert ("[yes] import isolation" in text) == (name == "bwrap")
+    assert "[yes] nested user namespaces refused" in text
 
 
 def test_sandbox_check_from_the_command_line():

@@ -153,11 +153,17 @@ class Session:
         """Start one child running the harness with ``cfg`` (plus this engine's settings)."""
         if self.tree is None:
             self.tree = treelimits.TreeLimit(self.limits.memory_mb << 20, self.limits.nproc)
-        argv, cfg = self.command(dict(cfg))
-        return subprocess.Popen(
-            [*self.tree.join_prefix(), *argv[:-1], json.dumps(cfg)], pass_fds=tuple(pass_fds), cwd="/",
-            env=dict(CHILD_ENV, HOME=cfg["workdir"], TMPDIR="/tmp" if cfg.get("private_tmp") else cfg["workdir"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.extra_fds: list[int] = []
+        try:
+            argv, cfg = self.command(dict(cfg))
+            return subprocess.Popen(
+                [*self.tree.join_prefix(), *argv[:-1], json.dumps(cfg)], pass_fds=(*pass_fds, *self.extra_fds),
+                cwd="/", env=dict(CHILD_ENV, HOME=cfg["workdir"],
+                                  TMPDIR="/tmp" if cfg.get("private_tmp") else cfg["workdir"]),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        finally:
+            for fd in self.extra_fds:
+                os.close(fd)
 
     def kill(self, proc: subprocess.Popen) -> None:
         """Kill the child and everything it started, wherever it went."""
@@ -282,6 +288,43 @@ def _numpy_dirs() -> list:
     return [p for p in (pkg, os.path.join(site, "numpy.libs")) if os.path.isdir(p)]
 
 
+# A seccomp filter (classic BPF) refusing new user namespaces: unshare/clone with CLONE_NEWUSER get
+# EPERM, clone3 gets ENOSYS (its flags sit behind a pointer; libc then falls back to clone), x32
+# calls get EPERM.  As root, bubblewrap cannot disable nested user namespaces itself (that needs a
+# user namespace of its own, which would map the child back to root).
+_ARCH = {"x86_64": (0xC000003E, {"unshare": 272, "clone": 56, "clone3": 435}),
+         "aarch64": (0xB7 | 0xC0000000, {"unshare": 97, "clone": 220, "clone3": 435})}
+
+
+def seccomp_program() -> bytes | None:
+    import platform
+    import struct
+
+    arch = _ARCH.get(platform.machine())
+    if arch is None:
+        return None
+    audit, nr = arch
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    prog = [
+        (ld, 0, 0, 4),                          # 0: arch
+        (jeq, 0, 6, audit),                     # 1: another ABI: allow (-> 8)
+        (ld, 0, 0, 0),                          # 2: syscall number
+        (jge, 8, 0, 0x40000000),                # 3: x32 -> EPERM (12)
+        (jeq, 8, 0, nr["clone3"]),              # 4: -> ENOSYS (13)
+        (jeq, 3, 0, nr["unshare"]),             # 5: -> flags (9)
+        (jeq, 2, 0, nr["clone"]),               # 6: -> flags (9)
+        (ret, 0, 0, allow),                     # 7
+        (ret, 0, 0, allow),                     # 8
+        (ld, 0, 0, 16),                         # 9: first argument (flags), low 32 bits
+        (jset, 1, 0, 0x10000000),               # 10: CLONE_NEWUSER -> EPERM (12)
+        (ret, 0, 0, allow),                     # 11
+        (ret, 0, 0, eperm),                     # 12
+        (ret, 0, 0, enosys),                    # 13
+    ]
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
 class BwrapEngine(Engine):
     name = "bwrap"
 
@@ -319,6 +362,13 @@ class BwrapSession(Session):
                  "--perms", "1777", "--size", scratch, "--tmpfs", "/dev/shm",
                  "--perms", "0777", "--size", str(self.bytes + (self.limits.scratch_mb << 20)), "--tmpfs", "/work",
                  "--remount-ro", "/", "--chdir", "/"]
+        prog = seccomp_program()
+        if prog is not None:
+            fd = os.memfd_create("gradcheck-seccomp", 0)
+            os.write(fd, prog)
+            os.lseek(fd, 0, os.SEEK_SET)
+            self.extra_fds.append(fd)
+            args += ["--seccomp", str(fd)]
         cfg.update(workdir="/work", copy_from="/submission", paths=[site], uid=self.uid, no_network=False,
                    private_tmp=True, mounts=self._mounts("/work", self.uid) if self.root else [],
                    drop_caps=not self.root, engine="bwrap")
@@ -357,8 +407,9 @@ class FallbackSession(Session):
                        unshare_mount=True, pid_namespace=True)
         else:
             cfg.update(workdir=self.src, mounts=[], private_tmp=False)
+        prog = seccomp_program()
         cfg.update(uid=self.uid, no_network=True, paths=[os.path.dirname(os.path.dirname(np.__file__))],
-                   engine="fallback",
+                   engine="fallback", seccomp=prog.hex() if prog else None,
                    expose=sorted({sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(exe)),
                                   os.path.dirname(os.path.dirname(os.path.abspath(np.__file__))), HARNESS_DIR,
                                   self.dir}))

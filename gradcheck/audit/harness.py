@@ -19,7 +19,7 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 38, 36
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER, PR_SET_SECCOMP = 1, 38, 36, 22
 
 
 # ----------------------------------------------------------------------------- framing
@@ -185,6 +185,15 @@ def _enter_pid_namespace(libc, notes):
     libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
 
 
+def _seccomp(libc, program):
+    """Install the engine's seccomp filter (classic BPF, 8 bytes per instruction) on this process."""
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    prog = Prog(len(program) // 8, program)
+    return libc.prctl(PR_SET_SECCOMP, 2, ctypes.byref(prog), 0, 0) == 0
+
+
 def lock_down(cfg):
     """Network off, private scratch space, limits on, privileges dropped, submission copied in: in that
     order, before any student code exists.  Returns (notes for the grader's log, effective uid)."""
@@ -232,6 +241,8 @@ def lock_down(cfg):
         os.setgid(uid)
         os.setuid(uid)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if cfg.get("seccomp") and not _seccomp(libc, bytes.fromhex(cfg["seccomp"])):
+        notes.append(f"nested user namespaces stay possible (seccomp refused, errno {ctypes.get_errno()})")
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphaned grandchildren stay in our tree, findable
     libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # grader gone -> we go (cleared by setuid, so set after)
     if cfg.get("copy_from"):

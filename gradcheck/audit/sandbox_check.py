@@ -48,6 +48,16 @@ def probe(grader_pid, canary, package_dir, limit_mb):
     st = os.statvfs("/tmp")
     facts["tmp_bytes"] = st.f_blocks * st.f_frsize
     facts["tmp_files"] = st.f_files
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        pid = os.fork()
+    except OSError:  # one process allowed: try here (this probe child is thrown away after)
+        facts["nested_userns"] = libc.unshare(0x10000000) == 0
+    else:
+        if pid == 0:  # try in a throwaway child
+            os._exit(0 if libc.unshare(0x10000000) == 0 else 1)
+        facts["nested_userns"] = os.waitpid(pid, 0)[1] == 0
     try:
         socket.create_connection(("1.1.1.1", 53), timeout=1).close()
         facts["network"] = True
@@ -142,6 +152,9 @@ def _judge(v: dict, tree, memory_mb: int) -> list:
                         f"{v['rlimit_fsize'] >> 20} MB, processes {v['rlimit_nproc']}" if rl else "not set",
                         required=True))
     checks.append(Check("no_new_privs", v["no_new_privs"], "set" if v["no_new_privs"] else "not set", required=True))
+    checks.append(Check("nested user namespaces refused", not v["nested_userns"],
+                        "unshare(CLONE_NEWUSER) fails" if not v["nested_userns"] else
+                        "the child can create a user namespace (and mount its own filesystems in it)"))
     iso = not v["sees_package"] and not v["imports"]
     checks.append(Check("import isolation", iso, "gradcheck and reference_nets are not on its filesystem" if iso
                         else "can import " + (", ".join(v["imports"]) or "gradcheck's files")))

@@ -30,7 +30,7 @@ FIXTURES = os.path.join(ROOT, "tests", "audit_fixtures")
 STYLES = {
     "mlp": ["correct_matrix", "correct_loops", "bug_missing_half", "bug_no_hidden_derivative"],
     "layers": ["layers_vectorized", "layers_loops", "layers_buggy", "layers_stub"],
-    "network": ["network_book", "network_loops", "network_bad_delta"],
+    "network": ["network_book", "network_costs_vectorized", "network_loops", "network_bad_delta"],
 }
 TARGET_S = {"mlp": 60.0, "layers": 180.0, "network": 180.0}
 

@@ -234,6 +234,14 @@ def test_oversized_trees_are_refused_clearly(mixed, name, words):
     assert "submission too large" in text and words in text
 
 
+def test_everything_the_grader_wrote_is_private_to_its_user(mixed):
+    for root, dirs, files in os.walk(mixed["out"]):
+        for n in dirs + files:
+            mode = os.stat(os.path.join(root, n)).st_mode & 0o777
+            assert mode & 0o077 == 0, (os.path.join(root, n), oct(mode))
+    assert os.stat(mixed["out"]).st_mode & 0o077 == 0
+
+
 def test_nothing_is_left_running_or_on_disk(mixed):
     assert _processes_of_grader(mixed["proc"].pid) == []
     assert [n for n in os.listdir(mixed["tmpdir"]) if n.startswith(workspace.PREFIX)] == []

@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="OUT", help="output folder, new or empty (created if missing; see --overwrite)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded in parallel (default 1)")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call (default: assignment's)")
-    p.add_argument("--memory", type=int, metavar="MB", help="address-space limit per child (default: assignment's)")
+    p.add_argument("--memory", type=int, metavar="MB",
+                   help="memory of one submission: all its processes together where a cgroup is writable, "
+                        "else its one process (default: assignment's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--shard", metavar="K/N", help="grade only the K-th of N deterministic slices of SUBMISSIONS "
                                                   "(then: gradcheck audit merge)")

@@ -156,7 +156,10 @@ class Sandbox:
 
     The child is started lazily, imports numpy once, then the module once; it lives until a
     call times out, crashes, or ``close()``.  If the import itself fails, every later call
-    returns that same failure without starting another child.
+    returns that same failure without starting another child.  ``engine``: "auto" (bubblewrap
+    where it runs, else the fallback), "bwrap", "fallback", or an ``engine.Engine``; a
+    submission over the copy bounds of ``limits`` gets an "import" Outcome saying
+    "submission too large".
     """
 
     def __init__(self, folder: str, module: str, *, root: str = "", limits: Limits | None = None,

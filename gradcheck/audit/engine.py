@@ -387,9 +387,9 @@ class FallbackEngine(Engine):
 
     def summary(self) -> str:
         if os.geteuid() == 0:
-            return (f"fallback (bubblewrap not used: {self.why}): student code runs as a private uid in its own "
-                    f"pid, network and mount namespaces, but can read the files of this machine that any user can "
-                    f"read (gradcheck's included)")
+            return (f"fallback (bubblewrap not used: {self.why}): student code runs as a private uid, in its own "
+                    f"pid, network and mount namespaces where the kernel permits (--sandbox-check says), and can "
+                    f"read the files of this machine that any user can read (gradcheck's included)")
         return (f"fallback without root (bubblewrap not used: {self.why}): student code runs as you, "
                 f"with rlimits only; for trusted submissions")
 

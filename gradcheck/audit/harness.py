@@ -206,15 +206,17 @@ def lock_down(cfg):
             notes.append("network left on (unshare(CLONE_NEWNET) not permitted here)")
     uid = cfg.get("uid")
     if uid is not None and root and cfg.get("expose"):
-        if not _expose(cfg["expose"], uid, notes):
-            notes.append("python is not readable by the sandbox user; student code runs as root")
-            uid = None
+        if not _expose(cfg["expose"], uid, notes):  # never run student code as root instead
+            raise SystemExit("the Python installation is not readable by the sandbox's user and no mount "
+                             "namespace can expose it: " + "; ".join(notes))
     if cfg.get("mounts") and root:
         keep = [k for k in (cfg.get("copy_from"), cfg["workdir"]) if k]
-        if cfg.get("unshare_mount") and not _private_mount_namespace(libc, notes):
-            raise SystemExit("no private mount namespace for the sandbox's scratch space")
-        if not _mount_scratch(libc, cfg["mounts"], keep, notes):
-            raise SystemExit("cannot mount the sandbox's scratch space: " + "; ".join(notes))
+        if not ((not cfg.get("unshare_mount") or _private_mount_namespace(libc, notes))
+                and _mount_scratch(libc, cfg["mounts"], keep, notes)):
+            notes.append("no private /tmp, /dev/shm or work folder (mounting is not permitted here): the "
+                         "submission works in its copy on disk and shares /tmp")
+            if cfg.get("copy_from"):
+                cfg["workdir"], cfg["copy_from"] = cfg["copy_from"], None
     mb = 1 << 20
     limits = [
         (resource.RLIMIT_AS, cfg.get("memory_mb"), mb),

@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from gradcheck.audit import engine, workspace
+from gradcheck.audit import engine, treelimits, workspace
 from tests.test_audit_sandbox import build_tree
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "audit_fixtures")
@@ -309,3 +309,6 @@ def test_a_daemon_dies_with_a_killed_grader_and_its_folders_go_at_the_next_start
     removed = workspace.remove_stale(str(tmpdir))
     assert sorted(os.path.basename(p) for p in removed) == sorted(left)
     assert [n for n in os.listdir(tmpdir) if n.startswith(workspace.PREFIX)] == []
+    treelimits.remove_stale()  # the next grader's start also removes the dead one's cgroups
+    for base in set(treelimits.parents().values()):
+        assert [n for n in os.listdir(base) if n.startswith(f"gradcheck-{grader.pid}-")] == []

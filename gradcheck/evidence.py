@@ -45,22 +45,34 @@ def assemble_report(ctx: Context, *, oracle: str, mode: str, mode_reason: str, s
 def resolution(ctx: Context, b: Block, fast: FastOutcome | None) -> float | None:
     """Smallest single-element error the random directions miss with under 1% probability.
 
-    Element j's error e enters a direction's residual as e * s_j * z_j / |z|, z
-    standard normal; the test flags |residual| > T. So it escapes one direction
-    with probability P(|N(0,1)| < sqrt(n) T / (s_j |e|)) <= 0.8 sqrt(n) T / (s_j |e|),
-    and all K directions with that to the power K.
+    Element j's error e enters a direction's residual as e * w * s_j * z_j / |z|,
+    z standard normal, w the block's weight in that direction (so that w * rms(s)
+    is about the norm of the block's part of u); the test flags |residual| > T.
+    So it escapes one direction with probability
+    P(|N(0,1)| < sqrt(n) T / (w s_j |e|)) <= 0.8 sqrt(n) T / (w s_j |e|), and all K
+    directions with that to the power K; the worst element has the smallest
+    s_j, and the weakest direction the smallest w. A direction that fails sends
+    fast mode to the elements, where the block's own element floor decides: an
+    error below atol + rtol * (its largest magnitude) is never a failure, so the
+    resolution is at least that (it matters for float32 floors, not float64's).
     """
     if fast is None or b.checked == "all elements":
         return None
     k, tolerance = fast.decisive, fast.tolerance
+    norm = fast.block_norms[ctx.blocks.index(b)] if fast.block_norms else 0.0
     if not k or not tolerance:
         # the random directions over all blocks met a kink at the point: what this block's
         # own directions (if they were decisive) saw is what it can promise
         k, tolerance = len(b.directional.tol), max(b.directional.tol, default=0.0)
-    if not k or not tolerance:
+        norm = min((float(np.linalg.norm(d)) for d in b.directional.directions), default=0.0)
+    if not k or not tolerance or not norm > 0:
         return None
     c = 0.8 / 0.01 ** (1.0 / k)
-    return float(c * np.sqrt(b.leaf.size) * tolerance / np.median(step_units(ctx, b)))
+    s = step_units(ctx, b)
+    weakest = norm * float(np.min(s)) / float(np.sqrt(np.mean(np.square(s))))   # w * min s_j
+    rtol, atol = block_tolerance(ctx, b, 0.0)
+    directional = float(c * np.sqrt(b.leaf.size) * tolerance / weakest)
+    return max(directional, atol + rtol * b.scale)
 
 
 def param_report(ctx: Context, b: Block, user_tree: dict, stepping, fast) -> ParamReport:

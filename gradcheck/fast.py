@@ -27,6 +27,7 @@ class FastOutcome:
     rel_error: float | None     # largest relative directional error away from kinks
     unlocalized: bool           # a direction failed, persistently, but no element showed why
     decisive: int = 0           # random directions over all blocks that met no kink at the point
+    block_norms: tuple = ()     # per block, the smallest norm of its part of those directions
 
 
 def fast_check(ctx: Context, st: Stepping, first: np.ndarray) -> FastOutcome:
@@ -34,6 +35,7 @@ def fast_check(ctx: Context, st: Stepping, first: np.ndarray) -> FastOutcome:
     escalate = global_failed = False
     tolerance, sharp_tolerance, rel_error, decisive, below_floor = 0.0, 0.0, None, 0, False
     n_directions, k = ctx.opts.directions, 0
+    norms = [float("inf")] * len(ctx.blocks)
     while k < n_directions:
         u = first if k == 0 else random_direction(ctx, ctx.blocks)
         d = directional_test(ctx, st, u, ctx.blocks, "a random direction")
@@ -46,6 +48,8 @@ def fast_check(ctx: Context, st: Stepping, first: np.ndarray) -> FastOutcome:
         st = kink_free_stepping(st, d.estimate)
         if not d.kink:  # a kink at the point leaves the direction inconclusive: no resolution from it
             tolerance = max(tolerance, d.tolerance)
+            # each block's weight in u differs per direction: its smallest part sets its resolution
+            norms = [min(a, float(np.linalg.norm(u[b.leaf.slice]))) for a, b in zip(norms, ctx.blocks)]
             sharp_tolerance = max(sharp_tolerance, d.sharp_tolerance)
             decisive += 1
             below_floor |= d.passed and not d.sharp_passed
@@ -59,7 +63,7 @@ def fast_check(ctx: Context, st: Stepping, first: np.ndarray) -> FastOutcome:
         hunt_below_floor(ctx, st)
     elif not escalate and decisive:
         tolerance = sharp_tolerance   # the round-off present was within the sharp tier: it sets the resolution
-    return FastOutcome(tolerance, rel_error, unlocalized, decisive)
+    return FastOutcome(tolerance, rel_error, unlocalized, decisive, tuple(norms))
 
 
 def hunt_below_floor(ctx: Context, st: Stepping) -> None:

@@ -116,7 +116,9 @@ def random_mlp(rng: np.random.Generator, *, min_params: int, max_params: int, dt
 
 def median_weight_element(grads: dict, rng: np.random.Generator) -> tuple[str, int]:
     """(block, flat index) of the median-magnitude element of a random weight matrix."""
-    key = str(rng.choice([k for k in grads if k.startswith("W")]))
+    weights = [k for k in grads if k.startswith("W")]
+    live = [k for k in weights if np.any(np.asarray(grads[k]) != 0)] or weights   # not a dead layer
+    key = str(rng.choice(live))
     g = np.abs(grads[key]).reshape(-1)
     return key, int(np.argsort(g, kind="stable")[g.size // 2])
 

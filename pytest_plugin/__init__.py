@@ -176,9 +176,9 @@ class _Session:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if _is_worker(self.config):
             return
-        quiet = self.config.get_verbosity() < 0
-        _summary.write_summary(terminalreporter, self.checks, self.settings.seed, quiet)
-        if self.report_written and not quiet:
+        verbosity = self.config.get_verbosity()
+        _summary.write_summary(terminalreporter, self.checks, self.settings.seed, verbosity < 0, verbosity > 0)
+        if self.report_written and verbosity >= 0:
             terminalreporter.write_line(f"gradcheck report: {self.report_written}")
         if self.report_error:
             terminalreporter.write_line(self.report_error, red=True)

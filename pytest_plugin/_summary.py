@@ -63,6 +63,7 @@ def fold(checks: list) -> list:
             "resolution": _fmt(_worst(_resolution(c) for c in passed_fast)) if passed_fast else "",
             "evals": str(sum(int(c.get("n_evals") or 0) for c in cs)),
             "time": f"{sum(float(c.get('time') or 0.0) for c in cs):.2f}s",
+            "reasons": sorted({c["mode_reason"] for c in cs if c.get("mode_reason")}),
         })
     return sorted(rows, key=lambda r: _RANK[r["status"]])
 
@@ -96,7 +97,8 @@ RESOLUTION_NOTE = ("resolution (fast mode): any single-element error above it is
                    "--gradcheck-mode=full compares every element")
 
 
-def write_summary(terminalreporter, checks: list, seed, quiet: bool) -> None:
+def write_summary(terminalreporter, checks: list, seed, quiet: bool, verbose: bool = False) -> None:
+    """The table (one row per test); with -v each row is followed by why its mode ran (auto mode's choice)."""
     if not checks:
         return
     tr = terminalreporter
@@ -104,8 +106,13 @@ def write_summary(terminalreporter, checks: list, seed, quiet: bool) -> None:
         tr.write_line("gradcheck: " + count_line(checks, seed))
         return
     tr.write_sep("=", "gradcheck summary")
-    for line in table(checks):
+    lines = table(checks)
+    tr.write_line(lines[0])
+    for line, row in zip(lines[1:], fold(checks)):
         tr.write_line(line, red=line.startswith("FAILED"), green=line.startswith("passed"))
+        if verbose:
+            for reason in row["reasons"]:
+                tr.write_line(f"        mode: {reason}")
     if any(c.get("passed") and c.get("mode") == "fast" for c in checks):
         tr.write_line(RESOLUTION_NOTE)
     tr.write_line(count_line(checks, seed))

@@ -723,3 +723,12 @@ def test_errors_through_the_fixture_show_the_test_line_not_gradcheck_source(mlp)
     assert "gradcheck/" not in out.replace("gradcheck/tests", "")   # no frame of gradcheck's own source
     result.stdout.fnmatch_lines(["*gradcheck.assert_grads_match(lambda p: np.ones(3)*", "E  *NonScalarOutput*"])
     result.stdout.fnmatch_lines(["*raise KeyError(\"W9\")*"])   # the user's own frame stays, as the cause
+
+
+def test_verbose_summary_says_why_each_mode_ran(mlp):
+    mlp.makepyfile(test_m=MODE_TESTS)
+    result = mlp.runpytest("--gradcheck", "-v", "--gradcheck-report=report.json")
+    reasons = {c["mode_reason"] for c in _report(mlp)["checks"]}
+    assert reasons and all(reasons)
+    result.stdout.fnmatch_lines(["passed  test_m.py::test_*", f"        mode: {sorted(reasons)[0]}"])
+    assert "        mode: " not in mlp.runpytest("--gradcheck").stdout.str()

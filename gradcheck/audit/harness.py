@@ -66,7 +66,9 @@ def _private_mount_namespace(libc, notes, state={}):  # noqa: B006 - once per pr
 
 def _cover(libc, path, fstype_opts, keep, notes):
     """Mount a fresh tmpfs on ``path``; folders in ``keep`` below it are bind-mounted back (via fds)."""
-    inside = [k for k in keep if k != path and k.startswith(path.rstrip(os.sep) + os.sep)]
+    inside = sorted({os.path.realpath(k) for k in keep if os.path.exists(k)})
+    inside = [k for k in inside if k != path and k.startswith(path.rstrip(os.sep) + os.sep)]
+    inside = [k for k in inside if not any(k.startswith(o + os.sep) for o in inside)]  # nested: bound with o
     fds = [(k, os.open(k, os.O_PATH | os.O_DIRECTORY)) for k in inside]
     try:
         if libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, fstype_opts.encode()) != 0:
@@ -210,7 +212,8 @@ def lock_down(cfg):
             raise SystemExit("the Python installation is not readable by the sandbox's user and no mount "
                              "namespace can expose it: " + "; ".join(notes))
     if cfg.get("mounts") and root:
-        keep = [k for k in (cfg.get("copy_from"), cfg["workdir"]) if k]
+        # the submission's folders, and Python, numpy and this harness where they live under /tmp (a venv there)
+        keep = [k for k in (cfg.get("copy_from"), cfg["workdir"], *cfg.get("expose", [])) if k]
         if not ((not cfg.get("unshare_mount") or _private_mount_namespace(libc, notes))
                 and _mount_scratch(libc, cfg["mounts"], keep, notes)):
             notes.append("no private /tmp, /dev/shm or work folder (mounting is not permitted here): the "

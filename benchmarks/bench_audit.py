@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     for name in names:
         r = run(name, n, args.jobs, args.sandbox)
         rows.append(r)
-        verdict = "within" if r["seconds"] < r["target_s"] * n / 200 else "OVER"
+        verdict = "within" if r["seconds"] < r["target_s"] * n / 200 else "over"
         print(f"gradcheck audit --assignment {name}: {n} submissions, --jobs {args.jobs}: {r['seconds']:.1f} s "
               f"({r['ms_per_submission']:.0f} ms each; {verdict} the target of {r['target_s'] * n / 200:.0f} s); "
               f"scores per fixture {r['scores']}; deterministic: {r['deterministic']}; exit {r['exit']}")

@@ -105,30 +105,39 @@ class Wrong(Exception):
 
 # --------------------------------------------------------------------------- per submission
 class Session:
-    """One submission's sandbox plus what the checks learn about it (timeouts so far)."""
+    """One submission's sandbox plus what the checks learn about it.
+
+    A function whose call timed out or crashed the child is not called again: its later
+    calls get the same verdict ("not run: ..."), since every retry would cost a fresh child
+    and a student's infinite loop or segfault does not depend on the inputs.
+    """
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.timeouts: dict = {}
+        self.broken: dict = {}
 
     def invoke(self, op, name, args=(), kwargs=None, *, handle=None, value=None, select=None):
         key = name if op == "call" else f"{getattr(handle, 'type_name', '')}.{name}"
-        if self.timeouts.get(key, 0) >= 2:
-            return _Skipped(f"not run: {name}() already timed out twice")
+        if key in self.broken:
+            return _Skipped(self.broken[key])
         out = self.sandbox.invoke(op, name, args, kwargs, handle=handle, value=value, select=select)
-        if out.kind == "timeout":
-            self.timeouts[key] = self.timeouts.get(key, 0) + 1
+        if out.kind in ("timeout", "crash", "protocol"):
+            what = out.message if out.kind == "timeout" else \
+                f"{'crashed' if out.kind == 'crash' else 'broke the protocol'} ({out.message})"
+            self.broken[key] = (f"not run: {name}() {what} in an earlier check", out.kind)
         return out
 
 
 class _Skipped:
+    """Stands in for a call that was not made; ``reason`` is the kind of the earlier failure."""
+
     ok = False
     kind = "skipped"
     traceback = stdout = error_type = ""
     value = None
 
-    def __init__(self, message):
-        self.message = message
+    def __init__(self, why):
+        self.message, self.reason = why
 
 
 def _float_dtypes(value, found, depth=0):
@@ -594,6 +603,7 @@ class Assignment:
 
 
 def _failure_tag(outcome) -> str:
+    kind = getattr(outcome, "reason", outcome.kind)
     return {"timeout": "timed out", "crash": "crashed", "exit": "exited", "protocol": "sent bad data",
-            "import": "import failed", "skipped": "timed out", "convert": "returned non-numbers"}.get(
-        outcome.kind, "raised an exception")
+            "import": "import failed", "convert": "returned non-numbers", "stale": "crashed"}.get(
+        kind, "raised an exception")

@@ -10,16 +10,40 @@ import os
 _SKIP = {"__pycache__", ".git", ".ipynb_checkpoints", "__MACOSX"}
 
 
-def _walk(folder: str, max_depth: int = 6, max_entries: int = 5000):
+def _walk(folder: str, max_depth: int = 6, max_entries: int = 2000):
+    """Relative paths of files, shallowest first, reading at most ``max_entries`` directory entries
+    in all (a submission may hold 60,000 files or a 3,000-deep chain of folders)."""
     seen = 0
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        depth = os.path.relpath(root, folder).count(os.sep) + (os.path.relpath(root, folder) != ".")
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith(".")) if depth < max_depth else []
-        for f in sorted(files):
-            seen += 1
+    level = [""]
+    for _ in range(max_depth + 1):
+        below = []
+        for rel in level:
+            try:
+                it = os.scandir(os.path.join(folder, rel) if rel else folder)
+            except OSError:
+                continue
+            with it:
+                entries = []
+                for e in it:
+                    seen += 1
+                    if seen > max_entries:
+                        break
+                    entries.append(e)
+            for e in sorted(entries, key=lambda e: e.name):
+                path = os.path.join(rel, e.name) if rel else e.name
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        if e.name not in _SKIP and not e.name.startswith("."):
+                            below.append(path)
+                    elif e.is_file(follow_symlinks=False):
+                        yield path
+                except OSError:
+                    continue
             if seen > max_entries:
                 return
-            yield os.path.relpath(os.path.join(root, f), folder)
+        level = below
+        if not level:
+            return
 
 
 def find_module(folder: str, module: str) -> tuple:
@@ -30,10 +54,9 @@ def find_module(folder: str, module: str) -> tuple:
     of its siblings work; otherwise its own folder is the root.  Not found: (module, "").
     """
     base = module.rsplit(".", 1)[-1] + ".py"
-    hits = [p for p in _walk(folder) if os.path.basename(p) == base]
-    if not hits:
+    rel = next((p for p in _walk(folder) if os.path.basename(p) == base), None)   # the shallowest
+    if rel is None:
         return module, ""
-    rel = min(hits, key=lambda p: (p.count(os.sep), p))
     parts = rel[:-3].split(os.sep)
     # climb while the folder is a package
     top = len(parts) - 1
@@ -46,7 +69,11 @@ def find_module(folder: str, module: str) -> tuple:
 
 def listing(folder: str, limit: int = 15) -> str:
     """What the submission contains, for "there is no layers.py" messages."""
-    names = list(_walk(folder, max_entries=limit + 1))
+    names = []
+    for name in _walk(folder):
+        names.append(name)
+        if len(names) > limit:
+            break
     if not names:
         return "The submission folder is empty."
     shown = ", ".join(n.replace(os.sep, "/") for n in names[:limit])

@@ -1,10 +1,13 @@
 """Every fenced block of README.md and docs/*.md runs as printed, and shown output is compared.
 
-sybil finds the blocks; the evaluators below say what each language tag means (the rules are spelled out
-for writers at the top of docs/index.md: python runs, ``>>>`` blocks are doctests,
-``console`` runs ``$`` lines and compares their output, ``bash`` runs, ``LANG file=NAME`` writes a file,
-``toml``/``json`` must parse, ``text`` needs a skip marker with a reason).  One test per page: a page's
-blocks share one namespace and one fresh working folder, which starts with a copy of examples/.
+sybil finds the blocks; the evaluators below say what each language tag means: ``python`` runs (a block
+that starts with ``>>>`` is a doctest), ``console`` runs its ``$`` lines and compares their output, ``bash``
+runs, ``LANG file=NAME`` writes NAME for later blocks, ``toml``/``json`` must parse, ``text`` needs a skip
+marker with a reason (``<!-- skip: next "why" -->``), and ``<!-- invisible-code-block: python ... -->`` runs
+code a reader need not see (e.g. calling a test a block defines).  Shown output is compared after
+``normalize`` (times, machine-specific pytest header lines, the working folder's path, runs of spaces);
+``...`` alone on a line matches any lines, inside a line any text.  One test per page: a page's blocks share
+one namespace and one fresh working folder (the cwd), which starts with a copy of examples/.
 """
 from __future__ import annotations
 

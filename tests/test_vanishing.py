@@ -1,4 +1,4 @@
-"""Document 001 section 6: logistic gradients vanish with depth much faster than relu's."""
+"""Yoshida section 6: logistic gradients vanish with depth much faster than relu's."""
 from __future__ import annotations
 
 import subprocess

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 
-from .checks import CheckResult, Session, SubmissionResult
+from .context import Session
 from .feedback import failure_text
+from .results import CheckResult, SubmissionResult
 
 __all__ = ["grade", "CheckResult", "SubmissionResult"]
 

@@ -12,7 +12,7 @@ import os
 import urllib.parse
 from collections import Counter
 
-from .checks import SubmissionResult
+from .results import SubmissionResult
 
 
 def results_json(res: SubmissionResult, visibility: str = "visible") -> dict:

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
@@ -298,7 +297,8 @@ def _nobody_python():
             continue
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", py, "-c",
                             "import numpy, os, sys, gradcheck.audit.engine; "
-                            "assert os.access(os.path.realpath(sys.executable), os.R_OK)"], capture_output=True, cwd="/",
+                            "assert os.access(os.path.realpath(sys.executable), os.R_OK)"],
+                           capture_output=True, cwd="/",
                            env={"PYTHONPATH": f"{site}:{REPO}", "PATH": "/usr/bin:/bin"})
         if r.returncode == 0:
             return py, f"{site}:{REPO}"

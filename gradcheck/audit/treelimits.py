@@ -114,7 +114,7 @@ def _alive(pid: int) -> bool:
 class TreeLimit:
     """One child's cgroup(s): memory.max and pids.max for everything the child starts."""
 
-    def __init__(self, memory_bytes: int, pids_max: int, owner: int | None = None):
+    def __init__(self, memory_bytes: int, pids_max: int):
         self.dirs: list[str] = []
         self.memory = self.pids = False
         name = _NAME.format(pid=os.getpid(), n=next(_COUNTER))
@@ -127,17 +127,11 @@ class TreeLimit:
                     continue
                 self.dirs.append(path)
             if controller == "memory":
-                self.memory = _write_first(path, [("memory.max", memory_bytes), ("memory.limit_in_bytes", memory_bytes)])
+                self.memory = _write_first(path, [("memory.max", memory_bytes),
+                                                  ("memory.limit_in_bytes", memory_bytes)])
                 _write_first(path, [("memory.swap.max", 0), ("memory.memsw.limit_in_bytes", memory_bytes)])
             else:
                 self.pids = _write_first(path, [("pids.max", pids_max)])
-        if owner is not None:  # the child joins itself after dropping to its uid
-            for path in self.dirs:
-                for f in ("cgroup.procs",):
-                    try:
-                        os.chown(os.path.join(path, f), owner, -1)
-                    except OSError:
-                        pass
 
     def join_prefix(self) -> list[str]:
         """argv prefix: join every cgroup of this limit, then exec the rest of the command line."""

@@ -167,13 +167,19 @@ def _jacobian_check(cfg, case, fname):
 _CHECKS = {"forward": _forward_check, "backward": _backward_check, "jacobian": _jacobian_check}
 
 
-def from_config(cfg) -> Assignment:
-    """The Assignment of a TOML file (see assignment.parse): one check per network and function."""
-    a = Assignment(cfg.name, module=cfg.module, title=cfg.title, seed=cfg.seed, precision=cfg.precision,
-                   rtol=cfg.rtol, atol=cfg.atol, detail=cfg.detail, visibility=cfg.visibility, timeout=cfg.timeout,
-                   memory_mb=cfg.memory_mb, cpu_seconds=cfg.cpu_seconds, file_mb=cfg.file_mb, nproc=cfg.nproc,
-                   allowed_imports=cfg.allowed_imports,
-                   bug_titles={n: b.title for n, b in rn.CATALOG.items()}, source=cfg.source)
+def from_config(cfg, **options) -> Assignment:
+    """The Assignment of a TOML file (see assignment.parse): one check per network and function.
+
+    ``options``: keyword arguments of Assignment that replace the file's (``detail="hint"``).
+    """
+    settings = dict(module=cfg.module, title=cfg.title, precision=cfg.precision, rtol=cfg.rtol, atol=cfg.atol,
+                    detail=cfg.detail, visibility=cfg.visibility, timeout=cfg.timeout, memory_mb=cfg.memory_mb,
+                    cpu_seconds=cfg.cpu_seconds, file_mb=cfg.file_mb, nproc=cfg.nproc,
+                    allowed_imports=cfg.allowed_imports, source=cfg.source)
+    if "seed" in options:
+        raise ValueError("the seed of an mlp assignment is its TOML file's [assignment] seed (it draws the networks)")
+    a = Assignment(cfg.name, seed=cfg.seed, bug_titles={n: b.title for n, b in rn.CATALOG.items()},
+                   **{**settings, **options})
     a.config = cfg
     a.tag_failures = False   # the bug catalog names what it recognises
     cases = make_cases(cfg)
@@ -192,7 +198,8 @@ def from_config(cfg) -> Assignment:
     return a
 
 
-def build() -> Assignment:
+def build(**options) -> Assignment:
+    """The built-in mlp; ``options`` as for ``from_config``."""
     from ..assignment import load_toml
 
-    return from_config(load_toml(TOML))
+    return from_config(load_toml(TOML), **options)

@@ -145,8 +145,13 @@ def central(phi, f0, t: float, sigma) -> Estimate:
     error = 2.0 * np.abs(value - coarse) + roundoff + 16 * EPS * np.abs(value)
     slopes = np.stack([(pm1 - pm2) / t, (f0 - pm1) / t, (pp1 - f0) / t, (pp2 - pp1) / t])
     jump = np.abs(-0.5 * pm2 + 2 * pm1 - 3 * f0 + 2 * pp1 - 0.5 * pp2) / t
+    # the same statistic on the outer points: a kink crossed near 2t/3, where the inner one is
+    # blind, shows there (and one near 4t/3 shows in the inner one); at a large step (f
+    # computed in float32) several crossed kinks could otherwise pass for a smooth curve
+    outer = np.abs(-0.5 * pm4 + 2 * pm2 - 3 * f0 + 2 * pp2 - 0.5 * pp4) / (2 * t)
     slope_scale = np.max(np.abs(slopes), axis=0)
-    kink = (jump > 40.0 * sigma / t) & (jump > 1e-6 * slope_scale)
+    kink = ((jump > 40.0 * sigma / t) & (jump > 1e-6 * slope_scale)) | \
+        ((outer > 20.0 * sigma / t) & (outer > 1e-6 * slope_scale))
     # one-sided limits at 0, extrapolated from the two slopes on each side; the margin
     # covers the noise and the curvature between the sample points
     left, right = 1.5 * slopes[1] - 0.5 * slopes[0], 1.5 * slopes[2] - 0.5 * slopes[3]
@@ -218,7 +223,7 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float
         small = central(phi, f0, h, sigma)
         # a kink at the point keeps its jump (to within noise and curvature) at every step;
         # crossed kinks make it wander, then leave the table
-        steady = np.abs(small.jump - est.jump) <= 0.1 * est.jump
+        steady = (np.abs(small.jump - est.jump) <= 0.1 * est.jump) & (est.jump > 40.0 * sigma / t)
         held = np.where(est.kink & steady, held + 1, 0)
         at_point = est.kink & steady & ((held >= 4) | ~small.kink)   # (noise can hide it at the smaller step)
         improves = active & ~at_point & ~small.kink & (~clean | (small.error < best.error))

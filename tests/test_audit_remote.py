@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-import reference_nets as rn
+from gradcheck import reference_nets as rn
 from gradcheck.audit import SubmissionError, load_submission
 
 FIX = os.path.join(os.path.dirname(__file__), "audit_fixtures")

@@ -209,3 +209,19 @@ def test_handles_dotted_names_packages_and_stale_handles(tmp_path):
         stale = sb.call_method(net, "scaled")
         assert stale.kind == "stale" and "earlier run" in stale.message
         assert sb.call("QuadraticCost.fn", np.ones(1), np.zeros(1)).value == 0.5  # a fresh child serves again
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+                     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+                         st.sampled_from(["$a", "$l", "$t", "$d", "$h", "$f", "$i", "type", "x"]), kids, max_size=3),
+                     max_leaves=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64) | _json.map(lambda v: json.dumps({"status": "ok", "value": v}).encode()),
+       st.binary(max_size=64))
+def test_any_bytes_from_the_child_give_a_value_or_a_protocol_error(header, payload):
+    try:
+        decode_reply(header, payload, 1000)
+    except ProtocolError:
+        pass

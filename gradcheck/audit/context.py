@@ -139,6 +139,8 @@ class Context:
         precision than the tolerance's dtype is noted (and still graded at that tolerance).
         """
         shape = tuple(shape)
+        if value is None:
+            raise Wrong(f"{what} is None (not computed yet?); it should be an array of shape {shape}")
         if isinstance(value, Handle):
             raise Wrong(f"{what} should be an array of shape {shape}, got a {value.type_name}")
         if isinstance(value, dict):

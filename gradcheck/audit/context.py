@@ -178,7 +178,7 @@ class Context:
 
         expected = np.asarray(expected, dtype=np.float64)
         try:
-            a = self.array(actual, expected.shape, what or label)
+            a = self.array(actual, expected.shape, what or f"the returned {label}")
         except Wrong as e:
             return Part(label, False, weight, problem=str(e))
         cmp = compare_arrays(a, expected, rtol=self.assignment.rtol, atol=self.assignment.atol,
@@ -190,8 +190,7 @@ class Context:
         return Part(label, False, weight, problem=mismatch_problem(cmp), numbers=mismatch_numbers(cmp),
                     diagnosis=pattern_words(label, a, expected) if cmp.n_total > 1 else [])
 
-    def compare_with_fd(self, labels, f, inputs, cotangent, grads, *, what: str = "",
-                        source: str = "your forward") -> list:
+    def compare_with_fd(self, labels, f, inputs, cotangent, grads, *, source: str = "your forward") -> list:
         """Parts for ``grads`` (one per input of f) against finite differences of f.
 
         f(*inputs) calls the student's own forward (through this Context); ``grads`` holds
@@ -205,7 +204,7 @@ class Context:
         parts, keep = [None] * len(labels), []
         for i, (label, x, g) in enumerate(zip(labels, inputs, grads)):
             try:
-                keep.append((i, self.array(g, np.shape(x), f"{what}{label}")))
+                keep.append((i, self.array(g, np.shape(x), f"the returned {label}")))
             except Wrong as e:
                 parts[i] = Part(label, False, problem=str(e))
         if keep:

@@ -22,11 +22,13 @@ def test_ci_runs_the_readmes_first_install_and_test_commands():
     assert install in ci and test in ci
 
 
-def test_readme_is_short_and_links_every_docs_page():
+def test_readme_is_short_and_readme_and_index_link_every_docs_page():
     assert len(README.splitlines()) <= 200
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
     for page in sorted((ROOT / "docs").glob("*.md")):
         if page.name != "index.md":
             assert f"(docs/{page.name})" in README, f"README does not link docs/{page.name}"
+            assert f"]({page.name})" in index, f"docs/index.md does not link {page.name}"
 
 
 def test_every_relative_link_in_readme_and_docs_resolves():

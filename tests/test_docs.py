@@ -19,8 +19,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import unittest
+
+try:
+    import tomllib
+except ImportError:   # Python 3.10: pytest brings tomli
+    import tomli as tomllib
 
 import pytest
 from sybil import Document

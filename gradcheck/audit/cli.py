@@ -79,8 +79,9 @@ def _check(args) -> None:
     if args.memory is not None and args.memory < 64:
         raise _BadArgs(f"--memory is in MB and must be at least 64, got {args.memory}")
     if args.gradescope:
-        if args.submissions or args.out:
-            raise _BadArgs("--gradescope reads --submission and writes --results; drop SUBMISSIONS and --out")
+        if args.submissions or args.out or args.shard or args.overwrite:
+            raise _BadArgs("--gradescope reads --submission and writes --results; drop SUBMISSIONS, --out, "
+                           "--shard and --overwrite")
         if not os.path.isdir(args.submission):
             raise _BadArgs(f"--submission folder {args.submission!r} does not exist")
         return

@@ -99,6 +99,8 @@ def parse_report(value) -> str:
     parent = os.path.dirname(os.path.abspath(value))
     if not os.path.isdir(parent):
         raise BadValue(f"its directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise BadValue(f"its directory {parent} is not writable")
     return value
 
 

@@ -55,22 +55,24 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
             t.score, t.max_score = round(t.score * factor, 4), round(t.max_score * factor, 4)
     score = sum(t.score for t in tests)
     lines = [f"{a.title}: {_fmt(score)} / {_fmt(sum(t.max_score for t in tests))} points."]
-    if a.summary_line and a.detail != "score":
+    if a.summary_line:
         lines.append(a.summary_line)
+    if a.detail == "score":  # the points only
+        return SubmissionResult(name, tests, lines[0], time.monotonic() - start, grader_error="\n".join(errors))
     if not imported.ok and imported.kind in ("import", "missing"):
         if imported.kind == "missing":
             msg = imported.message[:1].upper() + imported.message[1:]
             lines.append(f"{msg}, so no check could run. {contents}".rstrip())
-            if a.description and a.detail != "score":
+            if a.description:
                 lines.append("What the assignment expects:\n" + a.description.rstrip())
         else:
             lines.append(f"Your {label} could not be imported, so no check could run:\n"
                          + failure_text(imported, label))
-    elif a.detail != "score":
+    else:
         failed = [t for t in tests if t.status == "failed"]
         if failed:
             lines.append(f"{len(failed)} of {len(tests)} checks lost points; each check's output says why.")
-    if left_out and tests and a.detail != "score":
+    if left_out and tests:
         names = sorted({c.optional for c in left_out})
         lines.append(f"Your module has no {' or '.join(names)}, so the checks of {'them' if len(names) > 1 else 'it'} "
                      f"are left out and the other checks share their points.")

@@ -214,6 +214,8 @@ NEWCOMER = {
     "missing_key": GOOD_FORWARD + "\ndef backward(params, x, t):\n    return {k: 0 * v for k, v in params.items()"
                                   " if k != 'b2'}\n",
     "numpy_error": "import numpy as np\n\ndef forward(params, x):\n    return np.reshape(x, (7, 7, 7))\n",
+    "lone_surrogates": "def forward(params, x):\n    raise ValueError('bad \\ud800 text')\n\n"
+                       "def backward(params, x, t):\n    return {'W1\\udfff': 1.0}\n",
 }
 
 
@@ -375,3 +377,8 @@ def test_vjp_against_finite_differences_and_a_reference(tmp_path):
     assert res["own forward only"].score == 1
     assert res["and the reference"].score == 0 and "differs from the reference gradient" in \
         res["and the reference"].output
+
+
+def test_text_the_child_cannot_encode_is_replaced_not_fatal(newcomer):
+    text = _text(newcomer["lone_surrogates"])   # the run finished and wrote valid UTF-8 for everyone
+    assert "forward() raised ValueError: bad \ufffd text" in text and "(ignored unexpected keys: W1\ufffd)" in text

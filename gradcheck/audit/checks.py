@@ -277,7 +277,7 @@ class Assignment:
         except NotImplementedByStudent as e:
             parts, bugs = [Part("not implemented", False, problem=str(e))], ["not implemented"]
         except StudentFailed as e:
-            parts = [Part(e.function, False, problem=failure_text(e.outcome, e.function))]
+            parts = [Part("", False, problem=failure_text(e.outcome, e.function))]
             bugs = [_failure_tag(e.outcome)]
         except Wrong as e:
             parts = [Part("", False, problem=str(e))]

@@ -16,6 +16,7 @@ by path, without gradcheck on its filesystem.
 """
 import json
 import math
+import re
 import struct
 
 import numpy as np
@@ -30,6 +31,7 @@ MAX_INT_DIGITS = 400
 DTYPES = frozenset(np.dtype(t).str for t in (
     "?", "<i1", "<i2", "<i4", "<i8", "<u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8"))
 _INT64 = (np.iinfo(np.int64).min, np.iinfo(np.int64).max)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class WireError(ValueError):
@@ -161,7 +163,18 @@ def load_header(head):
         raise WireError(f"the header is not JSON ({type(e).__name__})") from None
     if not isinstance(h, dict):
         raise WireError("the header is not a JSON object")
-    return h
+    return _valid_text(h)
+
+
+def _valid_text(node):
+    """Lone surrogates ("\\ud800" in JSON) become U+FFFD, so every str can be written as UTF-8 later."""
+    if isinstance(node, str):
+        return node if node.isascii() else _SURROGATE.sub("\ufffd", node)
+    if isinstance(node, list):
+        return [_valid_text(v) for v in node]
+    if isinstance(node, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in node.items()}
+    return node
 
 
 def load_arrays(entries, payload, max_elements):

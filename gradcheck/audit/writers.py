@@ -35,7 +35,7 @@ def write_json(path: str, data: dict) -> None:
     """Write atomically, so a reader never sees half a file."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(tmp, "w", encoding="utf-8", errors="replace") as f:
         json.dump(data, f, indent=2, ensure_ascii=False)
         f.write("\n")
     os.replace(tmp, path)
@@ -48,7 +48,7 @@ def _cell(v: str) -> str:
 
 def write_summary_csv(path: str, records: list, checks: list) -> None:
     """One row per submission (sorted by name): name, score, max_score, then one column per check."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         w = csv.writer(f)
         w.writerow(["name", "score", "max_score"] + list(checks))
         for r in sorted(records, key=lambda r: r["name"]):
@@ -152,7 +152,7 @@ def report_html(records: list, info: dict, seconds: float) -> str:
 def write_submission(out_dir: str, res: SubmissionResult, visibility: str) -> None:
     folder = os.path.join(out_dir, res.name)
     write_json(os.path.join(folder, "results.json"), results_json(res, visibility))
-    with open(os.path.join(folder, "feedback.html"), "w", encoding="utf-8") as f:
+    with open(os.path.join(folder, "feedback.html"), "w", encoding="utf-8", errors="replace") as f:
         f.write(feedback_html(res))
 
 
@@ -161,7 +161,7 @@ CLASS_FILES = ("summary.csv", "report.html", "audit.json")
 
 def _write_class_files(out_dir: str, records: list, info: dict, seconds: float, shard_of=None) -> None:
     write_summary_csv(os.path.join(out_dir, "summary.csv"), records, info["checks"])
-    with open(os.path.join(out_dir, "report.html"), "w", encoding="utf-8") as f:
+    with open(os.path.join(out_dir, "report.html"), "w", encoding="utf-8", errors="replace") as f:
         f.write(report_html(records, info, seconds))
     write_json(os.path.join(out_dir, "audit.json"), {"format": 1, "assignment": info, "seconds": round(seconds, 3),
                                                      "shard": list(shard_of) if shard_of else None,
@@ -189,7 +189,7 @@ def merge(shard_dirs: list, out_dir: str) -> int:
     for d in shard_dirs:
         path = os.path.join(d, "audit.json")
         try:
-            with open(path, encoding="utf-8") as f:
+            with open(path, encoding="utf-8", errors="replace") as f:
                 runs.append(json.load(f))
         except FileNotFoundError:
             raise MergeError(f"{d} has no audit.json: is it the --out folder of a finished gradcheck audit run?") \

@@ -115,8 +115,8 @@ def audit(a, submissions: str, out: str, *, jobs: int = 1, timeout=None, memory_
         res = grade_folder(a, os.path.join(submissions, name), name, limits, engine)
         try:
             writers.write_submission(out, res, a.visibility)
-        except OSError as e:
-            res.grader_error = res.grader_error or f"could not write results: {e}"
+        except Exception as e:  # noqa: BLE001 - one student's results must not stop the others'
+            res.grader_error = res.grader_error or f"could not write results: {type(e).__name__}: {e}"
         for n in getattr(res, "infra_notes", []):
             if n not in warned:
                 warned.add(n)

@@ -236,6 +236,9 @@ class Context:
                 if failed:
                     raise failed[0] from None
                 if isinstance(e, GradcheckUsageError):
+                    if any(w in str(e) for w in ("returned nan", "returned inf", "returned -inf")):
+                        raise Wrong(f"{source} returns NaN or inf for these inputs, so its derivative cannot be "
+                                    f"checked") from None
                     raise Wrong(f"{source} cannot be differentiated by finite differences: "
                                 f"{str(e).split('. ')[0]}") from None
                 raise

@@ -26,20 +26,12 @@ def mismatch_problem(cmp) -> str:
 
 def mismatch_numbers(cmp) -> str:
     """The library's message builder (worst element, max differences) plus the tolerance (detail "full")."""
-    try:
-        from gradcheck.report import describe_comparison
-    except ImportError:  # pragma: no cover - an older core without it
-        describe_comparison = None
-    if describe_comparison is not None and cmp.n_total > 1:
-        lines = describe_comparison("x", cmp, indent="").split("\n")[1:]
-        return "\n".join(lines + [f"tolerance: rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e}"])
-    idx = ", ".join(str(i) for i in cmp.worst_index)
+    from gradcheck.report import describe_comparison
+
+    tolerance = f"tolerance: rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e}"
     if cmp.n_total == 1:
-        return (f"yours {_num(cmp.worst_actual)}, expected {_num(cmp.worst_expected)} "
-                f"(rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e})")
-    return (f"worst at [{idx}]: yours {_num(cmp.worst_actual)}, expected {_num(cmp.worst_expected)}\n"
-            f"max abs difference {_num(cmp.max_abs)}, max rel difference {_num(cmp.max_rel)} "
-            f"(rtol={cmp.rtol:.1e}, atol={cmp.atol:.1e})")
+        return f"yours {_num(cmp.worst_actual)}, expected {_num(cmp.worst_expected)}\n{tolerance}"
+    return "\n".join(describe_comparison("x", cmp, indent="").split("\n")[1:] + [tolerance])
 
 
 def fd_numbers(p) -> str:
@@ -50,8 +42,9 @@ def fd_numbers(p) -> str:
         lines.append(f"worst at [{idx}]: yours {_num(p.worst_actual)}, finite differences of your forward give "
                      f"{_num(p.worst_expected)}")
     if p.max_abs is not None:
-        lines.append(f"max abs difference {_num(p.max_abs)}, max rel difference {_num(p.max_rel)}"
-                     + (f" (rtol={p.rtol:.1e}, atol={p.atol:.1e})" if p.rtol is not None else ""))
+        lines.append(f"max abs difference {_num(p.max_abs)}, max rel difference {_num(p.max_rel)}")
+    if p.rtol is not None:
+        lines.append(f"tolerance: rtol={p.rtol:.1e}, atol={p.atol:.1e}")
     return "\n".join(lines)
 
 

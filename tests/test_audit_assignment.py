@@ -76,6 +76,8 @@ visibility = "after_published"
     ({"assignment": {"name": "x"}, "points": {"forward": 0, "backward": 0, "jacobian": 0}}, "no check left"),
     ({"assignment": {"name": "x"}, "feedback": {"visibility": "public"}}, "[feedback] visibility must be one of"),
     ({"assignment": {"name": "x"}, "limits": {"allowed_imports": ["num py"]}}, "[limits] allowed_imports"),
+    ({"assignment": {"name": "x"}, "tolerances": {"precision": "float128"}}, "[tolerances] precision must be one of"),
+    ({"assignment": {"name": "x"}, "feedback": {"detail": "verbose"}}, "[feedback] detail must be one of full, hint"),
 ])
 def test_errors_name_the_bad_key(doc, words):
     with pytest.raises(AssignmentError) as e:

@@ -112,4 +112,8 @@ def test_wheel_without_extras_gives_numpy_checks_and_the_plugin(wheel, tmp_path)
     assert "5 gradient checks: 4 passed, 1 failed" in demo, demo
     assert (work / "demo" / "layers" / "gradcheck-report.json").is_file()
     assert (work / "demo" / "graded" / "report.html").is_file()
-    assert "ada    100 / 100" in demo and "eve    40 / 100" in demo, demo
+    if "ada    100 / 100" not in demo:   # say why: the first check's feedback of the honest submission
+        import json
+        results = json.loads((work / "demo" / "graded" / "ada" / "results.json").read_text())
+        raise AssertionError(demo + "\nada's first check: " + results["tests"][0]["output"])
+    assert "eve    40 / 100" in demo, demo

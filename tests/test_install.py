@@ -35,6 +35,12 @@ CHECK = textwrap.dedent('''
     generic = [m for m in ("reference_nets", "pytest_plugin", "examples") if importlib.util.find_spec(m)]
     assert not generic, generic
     assert importlib.util.find_spec("jax") is None and "jax" not in sys.modules
+    try:
+        gradcheck.grads_report(lambda w: float(np.sum(w ** 2)), np.ones(3), lambda w: 2 * w, oracle="jax")
+    except gradcheck.errors.GradcheckUsageError as exc:
+        assert "pip install 'gradcheck[jax]'" in str(exc), str(exc)
+    else:
+        raise SystemExit("oracle='jax' without jax gave no error")
     print("NUMPY CHECKS OK")
 ''')
 

@@ -177,6 +177,19 @@ class QuadraticCost:
 def forever():
     while True:
         pass
+
+
+def fwd_dd(x):
+    import collections
+
+    cache = collections.defaultdict(list)
+    cache["x"] = x
+    return 2 * x, cache
+
+
+def bwd_dd(dout, cache):
+    assert type(cache).__name__ == "defaultdict" and cache["never set"] == [], "the cache was changed on the way"
+    return 2 * dout
 ''',
 }
 
@@ -205,6 +218,11 @@ def test_handles_dotted_names_packages_and_stale_handles(tmp_path):
         assert missing.kind == "missing" and "hw/cs231n/layers.py does not define a function conv_forward_naive()" \
             in missing.message
         assert sb.call_method(net, "nope").kind == "missing"
+        kept = sb.invoke("call", "fwd_dd", (x,), keep=[1])       # the cache stays in the child, as it is
+        assert isinstance(kept.value[1], wire.Handle) and kept.value[1].type_name == "defaultdict"
+        assert sb.call("bwd_dd", x, kept.value[1]).ok
+        plain = sb.call("fwd_dd", x)                              # as data it would come back a plain dict
+        assert type(plain.value[1]) is dict and sb.call("bwd_dd", x, plain.value[1]).kind == "exception"
         assert sb.invoke("call", "forever", timeout=0.5).kind == "timeout"
         stale = sb.call_method(net, "scaled")
         assert stale.kind == "stale" and "earlier run" in stale.message

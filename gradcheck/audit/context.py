@@ -29,11 +29,11 @@ class Session:
         self.sandbox = sandbox
         self.broken: dict = {}
 
-    def invoke(self, op, name, args=(), kwargs=None, *, handle=None, value=None, select=None):
+    def invoke(self, op, name, args=(), kwargs=None, *, handle=None, value=None, select=None, keep=None):
         key = name if op == "call" else f"{getattr(handle, 'type_name', '')}.{name}"
         if key in self.broken:
             return _Skipped(self.broken[key])
-        out = self.sandbox.invoke(op, name, args, kwargs, handle=handle, value=value, select=select)
+        out = self.sandbox.invoke(op, name, args, kwargs, handle=handle, value=value, select=select, keep=keep)
         if out.kind in ("timeout", "crash", "protocol"):
             what = out.message if out.kind == "timeout" else \
                 f"{'crashed' if out.kind == 'crash' else 'broke the protocol'} ({out.message})"
@@ -106,12 +106,13 @@ class Context:
         return out.ok
 
     def invoke(self, op: str, name: str, args=(), kwargs=None, *, handle=None, value=None, select=None,
-               none_is_stub: bool = True):
+               keep=None, none_is_stub: bool = True):
         """The general call: ``select`` (a list of indices/keys) picks a part of the result in
-        the child, so only that part crosses the pipe."""
+        the child, so only that part crosses the pipe; ``keep`` (indices of a tuple result)
+        leaves those items in the child as Handles (a cache, passed back unchanged)."""
         _float_dtypes((args, kwargs, value), self._sent)
         label = name
-        out = self._session.invoke(op, name, args, kwargs, handle=handle, value=value, select=select)
+        out = self._session.invoke(op, name, args, kwargs, handle=handle, value=value, select=select, keep=keep)
         if getattr(out, "stdout", ""):
             self.printed.append(out.stdout)
         if out.ok:

@@ -354,6 +354,8 @@ class Handles:
         self.objects, self.next_id, self.limit = {}, 1, limit
 
     def add(self, obj):
+        if type(obj) is Kept:
+            obj = obj.obj
         if len(self.objects) >= self.limit:
             raise MemoryError(f"more than {self.limit} objects kept for the grader")
         hid, self.next_id = self.next_id, self.next_id + 1
@@ -369,6 +371,15 @@ class Handles:
 
 class StaleHandle(Exception):
     pass
+
+
+class Kept:
+    """A part of a result the grader asked to keep here (a layer's cache): it crosses as a Handle."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
 
 
 class Missing(Exception):
@@ -465,6 +476,9 @@ def serve(req, payload, state, wire, cfg):
         if not ok:
             raise wire.WireError(f"it should return a tuple such as (out, cache); it returned "
                                  f"{'None' if result is None else 'a ' + type_label(result)}")
+    keep = req.get("keep") or []
+    if keep and isinstance(result, (tuple, list)):
+        result = tuple(Kept(v) if i in keep or i - len(result) in keep else v for i, v in enumerate(result))
     node, out = to_wire(wire, result, handles, cfg.get("max_elements", 10_000_000))
     return {"status": "ok", "value": node}, out
 

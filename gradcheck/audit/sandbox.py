@@ -202,11 +202,13 @@ class Sandbox:
         return self.invoke("set_attr", name, handle=handle, value=value)
 
     def invoke(self, op: str, name: str, args=(), kwargs=None, *, handle: Handle | None = None, value=None,
-               select=None, timeout: float | None = None) -> Outcome:
+               select=None, keep=None, timeout: float | None = None) -> Outcome:
         """The general form of the four calls above, with a per-call ``timeout`` in seconds.
 
         ``select``: a list of indices/keys applied to the result in the child (``[0]`` keeps
-        ``out`` of ``(out, cache)``), so only that part crosses the pipe.
+        ``out`` of ``(out, cache)``), so only that part crosses the pipe.  ``keep``: indices
+        of a tuple result (after ``select``) that stay in the child as Handles even when they
+        are data (``[1]``: the cache of ``(out, cache)`` reaches the backward as the very object).
         """
         if op not in ("call", "call_method", "get_attr", "set_attr"):
             raise ValueError(f"op must be call, call_method, get_attr or set_attr, got {op!r}")
@@ -233,6 +235,10 @@ class Sandbox:
             if not isinstance(select, (list, tuple)) or not all(type(k) in (int, str) for k in select):
                 raise ValueError(f"select must be a list of int indices or str keys, got {select!r}")
             header["select"] = list(select)
+        if keep is not None:
+            if not isinstance(keep, (list, tuple)) or not all(type(k) is int for k in keep):
+                raise ValueError(f"keep must be a list of int indices, got {keep!r}")
+            header["keep"] = list(keep)
         return self._request(header, values, timeout)
 
     def close(self) -> None:

@@ -31,12 +31,17 @@ def _number(v):
 
 
 def _worst(values):
-    nums = [(float("inf") if v != v else v) for v in (_number(x) for x in values) if v is not None]
-    return max(nums) if nums else None
+    """The largest value; NaN (a gradient that is not a number) ranks above every number."""
+    nums = [v for v in (_number(x) for x in values) if v is not None]
+    return max(nums, key=lambda v: (v != v, v if v == v else 0.0)) if nums else None
 
 
 def _fmt(v) -> str:
-    return "n/a" if v is None else ("inf" if v == float("inf") else f"{v:.1e}")
+    if v is None:
+        return "n/a"
+    if v != v or v == float("inf"):
+        return str(v)
+    return f"{v:.1e}"
 
 
 def _resolution(c: dict):

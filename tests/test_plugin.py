@@ -732,3 +732,19 @@ def test_verbose_summary_says_why_each_mode_ran(mlp):
     assert reasons and all(reasons)
     result.stdout.fnmatch_lines(["passed  test_m.py::test_*", f"        mode: {sorted(reasons)[0]}"])
     assert "        mode: " not in mlp.runpytest("--gradcheck").stdout.str()
+
+
+def test_fold_takes_the_worst_error_including_non_finite_ones():
+    from gradcheck_pytest import _summary
+
+    def check(rel, passed=True, expected=False, mode="fast", resolution=None):
+        return {"test": "t.py::a", "passed": passed, "expected_failure": expected, "worst_rel_error": rel,
+                "mode": mode, "n_evals": 10, "time": 0.5, "n_params": 3,
+                "params": [{"resolution": resolution}]}
+
+    (row,) = _summary.fold([check(1e-12, resolution=1e-8), check("nan", passed=False, expected=True),
+                            check(2e-3, resolution=3e-7)])
+    assert (row["status"], row["n"], row["rel"], row["evals"], row["time"]) == ("expected", 3, "nan", "30", "1.50s")
+    assert row["resolution"] == "3.0e-07"          # the coarsest resolution among the fast passes
+    (row,) = _summary.fold([check(1e-12), check("inf", passed=False)])
+    assert row["status"] == "failed" and row["rel"] == "inf"

@@ -34,17 +34,10 @@ def fast_check(ctx: Context, st: Stepping, first: np.ndarray) -> FastOutcome:
     """``directions`` random directions over all blocks (the first is ``first``); localize on failure."""
     escalate = global_failed = False
     tolerance, sharp_tolerance, rel_error, decisive, below_floor = 0.0, 0.0, None, 0, False
-    n_directions, k = ctx.opts.directions, 0
     norms = [float("inf")] * len(ctx.blocks)
-    while k < n_directions:
+    for k in range(ctx.opts.directions):
         u = first if k == 0 else random_direction(ctx, ctx.blocks)
         d = directional_test(ctx, st, u, ctx.blocks, "a random direction")
-        if k == 0 and d.estimate.step < st.t / 4:
-            # kinks crossed (a ReLU net): the step had to come closer, so each direction's round-off
-            # tolerance is wider; one more direction, at six evaluations from the kink-free step,
-            # takes back most of the resolution (8 -> 3.7 times the tolerance for 99 %)
-            n_directions += 1
-        k += 1
         st = kink_free_stepping(st, d.estimate)
         if not d.kink:  # a kink at the point leaves the direction inconclusive: no resolution from it
             tolerance = max(tolerance, d.tolerance)

@@ -55,7 +55,10 @@ TEST_FILE = textwrap.dedent('''
 
 
 def _run(args, **kwargs):
-    done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, **kwargs)
+    # umask 022 as a fresh shell has it: the venv must be readable by the sandbox's private uid, whatever
+    # an earlier test in this process left behind
+    done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+                          umask=0o022, **kwargs)
     assert done.returncode == 0, f"{' '.join(map(str, args))} exited {done.returncode}:\n{done.stdout[-4000:]}"
     return done.stdout
 

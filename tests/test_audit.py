@@ -377,3 +377,15 @@ def test_gradescope_mode_with_a_bad_assignment_still_writes_results(tmp_path, ca
                      "--results", str(results)]) == 2
     assert "[limits] timeout must be positive" in capsys.readouterr().err
     assert "misconfigured" in json.loads(results.read_text())["output"]
+
+
+def test_cli_restores_the_callers_umask(tmp_path):
+    """The grader makes its own files private, but an in-process caller keeps its umask afterwards."""
+    subs = tmp_path / "subs"
+    (subs / "alice").mkdir(parents=True)
+    old = os.umask(0o022)
+    try:
+        assert cli.main([str(subs), "--assignment", "no_such_thing", "--out", str(tmp_path / "out")]) == 2
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(old)

@@ -199,6 +199,16 @@ def _engine(args):
 
 
 def main(argv=None) -> int:
+    """Run the CLI; the umask it sets for the run is restored, so an in-process caller keeps its own."""
+    previous = os.umask(0o077)
+    os.umask(previous)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)
+
+
+def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])

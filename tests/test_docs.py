@@ -98,7 +98,7 @@ def _run_console(example) -> None:
         elif line.strip():
             raise AssertionError(f"console block must start with '$ ': {line!r}")
     for command, shown in commands:
-        done = subprocess.run(["bash", "-c", command], capture_output=False, stdout=subprocess.PIPE,
+        done = subprocess.run(["bash", "-c", command], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, env=_environment(), timeout=300)
         want = normalize("\n".join(shown), workdir)
         got = normalize(done.stdout, workdir)

@@ -192,3 +192,17 @@ def test_page_runs_as_printed(page, tmp_path, monkeypatch):
             skipped.append(f"line {example.line}: {reason}")
     if skipped:
         print(f"{page.name}: skipped blocks:\n  " + "\n  ".join(skipped))
+
+
+def test_the_comparison_is_strict_where_it_should_be():
+    """The docs test must be able to fail: only times, machine lines, paths and spacing are forgiven."""
+    shown = "FAILED  t.py::a   1   20  4.0e+00  full   130  0.01s\n2 gradient checks: 1 passed, 1 failed"
+    printed = "FAILED t.py::a 1 20 4.0e+00 full 130 12.34s\n2 gradient checks: 1 passed, 1 failed"
+    assert matches(normalize(shown), normalize(printed))
+    assert not matches(normalize(shown), normalize(printed.replace("130", "131")))      # a number changed
+    assert not matches(normalize(shown), normalize(printed + "\nan extra line"))        # output added
+    assert not matches(normalize(shown), normalize(printed.split("\n")[0]))              # output lost
+    assert matches("a\n...\nz", "a\nb\nc\nz") and matches("a\n...\nz", "a\nz")
+    assert matches("worst ... here", "worst at [1, 0] here") and not matches("worst ... here", "best at here")
+    assert normalize("rootdir: /x\nplatform linux\nok in 1.5s", "/x") == "ok in <time>"
+    assert normalize("/tmp/abc/demo/report.html", "/tmp/abc") == "/path/to/project/demo/report.html"

@@ -19,10 +19,10 @@ def user_gradient(f, params, problem):
         if oracle_jax.is_traceable(f, problem):
             return oracle_jax.user_gradient(f, params, problem)
     if problem.involves("torch"):
-        try:
-            from gradcheck import oracle_torch
-        except ImportError:
-            oracle_torch = None
-        if oracle_torch is not None and hasattr(oracle_torch, "user_gradient"):
+        from gradcheck import oracle_torch
+
+        # torch.autograd differentiates tensors only: numpy params with torch merely imported
+        # (by another test, say) are not torch code, and get the plain "pass grads" message
+        if oracle_torch.is_torch(params, f):
             return oracle_torch.user_gradient(f, params, problem)
     raise GradcheckUsageError(NO_AUTODIFF)

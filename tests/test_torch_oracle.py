@@ -160,3 +160,9 @@ def test_numpy_checks_never_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_numpy_params_with_torch_imported_get_the_plain_pass_grads_message():
+    """torch imported elsewhere in the process does not make a numpy f torch code."""
+    with pytest.raises(gradcheck.GradcheckUsageError, match="grads was not given"):
+        gradcheck.grads_report(lambda p: float(np.sum(p ** 2)), np.ones(3))

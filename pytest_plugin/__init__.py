@@ -57,6 +57,7 @@ class _Session:
         self.observing = None          # the gradcheck module we observe, once it is imported
         self.fixture_calls = 0         # > 0 while the gradcheck fixture runs a check
         self.previous_mode = None      # the library's default mode before --gradcheck-mode changed it
+        self.skipped_marked = 0        # tests skipped because --gradcheck was not given
 
     # -- recording checks: an observer on the library, registered once gradcheck is imported --
     def ensure_observer(self) -> None:
@@ -161,6 +162,8 @@ class _Session:
 
     def pytest_runtest_logreport(self, report) -> None:
         self.checks.extend(getattr(report, REPORT_ATTR, None) or ())
+        if report.skipped and not self.settings.enabled and _skipped_for_the_flag(report):
+            self.skipped_marked += 1
 
     def pytest_sessionfinish(self, session) -> None:
         path = self.settings.values.get("report")
@@ -182,6 +185,16 @@ class _Session:
             terminalreporter.write_line(f"gradcheck report: {self.report_written}")
         if self.report_error:
             terminalreporter.write_line(self.report_error, red=True)
+        if self.skipped_marked:   # also under xdist, where the collection-time header line does not show
+            n = self.skipped_marked
+            terminalreporter.write_line(f"gradcheck: {n} test{'s' if n > 1 else ''} marked gradcheck skipped "
+                                        f"(run pytest with --gradcheck to run {'them' if n > 1 else 'it'})")
+
+
+def _skipped_for_the_flag(report) -> bool:
+    """A skip by our own marker gate (its reason starts with 'gradcheck test:'); a list after xdist's transport."""
+    longrepr = report.longrepr
+    return isinstance(longrepr, (tuple, list)) and len(longrepr) == 3 and "gradcheck test: " in str(longrepr[2])
 
 
 @pytest.fixture

@@ -748,3 +748,14 @@ def test_fold_takes_the_worst_error_including_non_finite_ones():
     assert row["resolution"] == "3.0e-07"          # the coarsest resolution among the fast passes
     (row,) = _summary.fold([check(1e-12), check("inf", passed=False)])
     assert row["status"] == "failed" and row["rel"] == "inf"
+
+
+def test_skipped_marked_tests_are_counted_at_the_end_also_under_xdist(pytester):
+    pytester.makepyfile(test_b="import pytest\n\n@pytest.mark.gradcheck\ndef test_b(): pass\n\n"
+                               "@pytest.mark.gradcheck\ndef test_c(): pass\n\ndef test_d(): pass\n")
+    line = "gradcheck: 2 tests marked gradcheck skipped (run pytest with --gradcheck to run them)"
+    pytester.runpytest().stdout.fnmatch_lines([line])
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines([line])
+    assert line not in pytester.runpytest("--gradcheck").stdout.str()

@@ -19,8 +19,9 @@ def grads_report(f, params, grads=None, *, oracle="auto", mode=None, rtol=None, 
                  directions=2, reference=None, network=None, replay_random=False):
     """Check grads (a pytree like params, or grads(params) returning one) against f's gradient.
 
-    f(params) must return a real scalar. With grads=None, JAX's gradient of f
-    is what gets checked (custom_vjp rules included). Returns a CheckReport;
+    f(params) must return a real scalar. With grads=None, the autodiff gradient
+    of JAX or torch code is what gets checked (custom_vjp rules and custom
+    autograd.Function backwards included). Returns a CheckReport;
     raises a usage error (ValueError/TypeError) when the call itself is wrong.
 
     oracle: "auto" (JAX when f is JAX-traceable and grads is given, finite

@@ -253,7 +253,7 @@ class Tool:
 
 
 TOOLS = [
-    Tool("gradcheck (default, fast)", tool_gradcheck("fast"), lambda n: 30, 3, scales=False),
+    Tool("gradcheck (default)", tool_gradcheck(None), lambda n: 30, 3, scales=False),
     Tool("gradcheck mode=\"full\"", tool_gradcheck("full"), lambda n: 4 * n + 30, 3),
     Tool("torch.autograd.gradcheck", tool_torch(False), lambda n: 2 * n + 2, 1),
     # fast_mode re-runs the slow mode when it fails, so its cost is re-measured per case too

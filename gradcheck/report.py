@@ -202,7 +202,8 @@ def format_report(r: CheckReport) -> str:
     noun = {"grads": "parameter", "vjp": "input", "jvp": "output"}.get(r.kind, "parameter")  # jvp: f's outputs
     bad = r.failures
     how = "every element" if r.oracle == "jax" else f"{r.mode} mode"  # autodiff compares all elements
-    head = f"{what} {verdict} ({oracle}, {how}, {r.n_evals} evaluations of f, {r.time:.2f} s)"
+    called = "calls of your gradient function" if r.kind == "hvp" else "evaluations of f"
+    head = f"{what} {verdict} ({oracle}, {how}, {r.n_evals} {called}, {r.time:.2f} s)"
     if r.passed:
         whole = f"{_count(r.n_params, 'element')}" if singular else \
             f"{_count(len(r.params), noun)}, {_count(r.n_params, 'element')}"

@@ -27,6 +27,7 @@ def test_numpy_hvp_function_correct_and_one_percent_off():
     with pytest.raises(GradientMismatch, match="Hessian-vector products do not match") as info:
         assert_hvp_match(f, X, wrong, grads=grad, mode="full")
     assert info.value.report.params[0].worst_index == (1,)
+    assert "calls of your gradient function" in str(info.value)  # what is counted is the gradient's calls
 
 
 def test_precomputed_product_needs_its_vector():

@@ -1,5 +1,11 @@
 """Pytrees without jax: dict, list, tuple, namedtuple and None as containers, everything else a leaf.
 
+Random generators (np.random.Generator, np.random.RandomState, torch.Generator) in
+params are no leaves: there is nothing to differentiate, so they pass through to f
+unchanged, the very object each time (replay_random=True restores their state
+before every call), and a gradient tree may hold anything, or leave a dict key
+out, in their place.
+
 Paths read as in jax (``params['W']``, ``params[0]``, ``params.W`` for a
 namedtuple field) and dict keys are sorted as jax sorts them, so messages are
 the same whether or not jax is installed. Other containers (a flax FrozenDict,
@@ -16,6 +22,7 @@ from typing import Any
 import numpy as np
 
 _DICT, _LIST, _TUPLE, _NAMEDTUPLE, _NONE, _LEAF, _JAX = "dict", "list", "tuple", "namedtuple", "None", "*", "jax"
+_RNG = "rng"   # a random generator: passed through, never differentiated
 
 
 class TreeDef:
@@ -27,7 +34,7 @@ class TreeDef:
         self.kind = kind
         self.keys = tuple(keys)          # dict keys / namedtuple fields; positions for list and tuple
         self.children = tuple(children)
-        self.meta = meta                 # the namedtuple class, or jax's own treedef of a JAX node
+        self.meta = meta                 # the namedtuple class, jax's own treedef of a JAX node, or the generator
 
     @property
     def num_leaves(self) -> int:
@@ -50,6 +57,8 @@ class TreeDef:
             return next(it)
         if self.kind == _NONE:
             return None
+        if self.kind == _RNG:
+            return self.meta
         if self.kind == _JAX:
             import jax
 
@@ -78,6 +87,8 @@ class TreeDef:
             if tree is not None:
                 raise ValueError(f"expected None{where}, got {type(tree).__name__}")
             return
+        if self.kind == _RNG:
+            return  # a generator's place: nothing to compare, whatever stands there
         if self.kind == _JAX:
             try:
                 out.extend(self.meta.flatten_up_to(tree))
@@ -88,11 +99,13 @@ class TreeDef:
         if kind != self.kind or (kind == _NAMEDTUPLE and type(tree) is not self.meta):
             raise ValueError(f"expected a {self._describe_kind()}{where}, got {type(tree).__name__}")
         if kind == _DICT:
-            if set(tree) != set(self.keys):
+            optional = {k for k, c in zip(self.keys, self.children) if c.kind == _RNG}
+            if not set(self.keys) - optional <= set(tree) <= set(self.keys):
                 raise ValueError(f"dict keys differ{where}: expected {sorted(map(repr, self.keys))}, "
                                  f"got {sorted(map(repr, tree))}")
             for k, c in zip(self.keys, self.children):
-                c._up_to(tree[k], out, f"{at}[{k!r}]")
+                if k in tree:
+                    c._up_to(tree[k], out, f"{at}[{k!r}]")
             return
         if len(tree) != len(self.children):
             raise ValueError(f"expected {len(self.children)} entries{where}, got {len(tree)}")
@@ -120,6 +133,8 @@ class TreeDef:
             return "*"
         if self.kind == _NONE:
             return "None"
+        if self.kind == _RNG:
+            return f"<{type(self.meta).__name__}>"
         if self.kind == _JAX:
             return str(self.meta)
         inner = [c._text() for c in self.children]
@@ -140,11 +155,19 @@ def _is_namedtuple(obj) -> bool:
     return isinstance(obj, tuple) and hasattr(type(obj), "_fields") and hasattr(obj, "_asdict")
 
 
+def _is_generator(obj) -> bool:
+    if isinstance(obj, (np.random.Generator, np.random.RandomState)):
+        return True
+    return type(obj).__name__ == "Generator" and (type(obj).__module__ or "").startswith("torch")
+
+
 def _node_kind(obj) -> str:
     if isinstance(obj, _PLAIN_LEAVES):
         return _LEAF
     if obj is None:
         return _NONE
+    if _is_generator(obj):
+        return _RNG
     if type(obj) is dict or type(obj) is OrderedDict or (isinstance(obj, dict) and not _jax_node(obj)):
         return _DICT
     if isinstance(obj, list):
@@ -210,6 +233,8 @@ def _flatten(tree, path: str, paths: list, leaves: list) -> TreeDef:
         return TreeDef(_LEAF)
     if kind == _NONE:
         return TreeDef(_NONE)
+    if kind == _RNG:
+        return TreeDef(_RNG, meta=tree)
     if kind == _JAX:
         import jax
 

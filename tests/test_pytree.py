@@ -93,3 +93,13 @@ def test_checks_accept_namedtuples_and_none_entries():
     bad = {"layer": Layer(2 * p["layer"].W, 2 * p["layer"].b), "frozen": None}
     with pytest.raises(gc.GradientMismatch, match=r"params\['layer'\]\.b"):
         gc.assert_grads_match(f, p, bad)
+
+
+def test_a_random_generator_is_no_leaf_and_comes_back_as_itself():
+    gen = np.random.default_rng(0)
+    paths, leaves, treedef = pytree.flatten_with_paths({"W": np.ones(2), "rng": gen}, "params")
+    assert paths == ["params['W']"] and len(leaves) == 1
+    rebuilt = treedef.unflatten([np.zeros(2)])
+    assert rebuilt["rng"] is gen
+    assert len(treedef.flatten_up_to({"W": np.ones(2)})) == 1            # its key may be left out
+    assert len(treedef.flatten_up_to({"W": np.ones(2), "rng": None})) == 1

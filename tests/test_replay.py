@@ -86,3 +86,24 @@ class TestTorch:
         params = {"W": torch.tensor(W0)}
         report = gradcheck.grads_report(f, params, replay_random=True)
         assert report.passed
+
+
+def test_a_dropout_layer_whose_generator_is_one_of_the_params():
+    """The Generator passes through to f untouched (not differentiated) and its draws are replayed."""
+    x = np.random.default_rng(5).normal(size=(6, 4))
+    params = {"W": np.random.default_rng(6).normal(size=(4, 3)), "rng": np.random.default_rng(7)}
+
+    def f(p):
+        keep = p["rng"].random((6, 3)) > 0.5
+        return float(np.sum((x @ p["W"]) * keep / 0.5))
+
+    def grads(p):
+        keep = p["rng"].random((6, 3)) > 0.5
+        return {"W": x.T @ (keep / 0.5)}          # no gradient for the generator: its key may be left out
+
+    assert gradcheck.grads_report(f, params, grads, replay_random=True).passed
+    wrong = lambda p: {"W": grads(p)["W"] * np.r_[1.01, 1, 1, 1][:, None], "rng": None}  # noqa: E731
+    report = gradcheck.grads_report(f, params, wrong, replay_random=True)
+    assert not report.passed and [p.path for p in report.params] == ["params['W']"]
+    with pytest.raises(gradcheck.NonDeterministic, match="replay_random=True"):
+        gradcheck.grads_report(f, params, grads)

@@ -39,5 +39,6 @@ def __getattr__(name):
     if name in _RENAMED:
         raise AttributeError(
             f"gradcheck.{name} was renamed {_RENAMED[name]} (it returns a report and never raises). "
-            f"In a test use assert_{_RENAMED[name].replace('_report', '_match')}, which raises on a mismatch.")
+            f"In a test use assert_{_RENAMED[name].replace('_report', '_match')}, which raises on a mismatch",
+            name=name, obj=_RENAMED)  # obj: Python's "Did you mean" then offers nothing beside the new name
     raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")

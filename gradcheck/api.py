@@ -165,11 +165,6 @@ def _maybe_replaying(f, grads, params, replay_random: bool):
         raise GradcheckUsageError(f"replay_random={replay_random!r}; it must be True or False")
     if not replay_random:
         return f, grads
-    try:
-        from gradcheck.replay import replaying
-    except ImportError:
-        raise NotImplementedError(
-            "replay_random=True needs gradcheck.replay, which this installation does not have yet. "
-            "Meanwhile make f deterministic: draw its random numbers (dropout masks) once, outside f, "
-            "and close over them.") from None
+    from gradcheck.replay import replaying
+
     return replaying(f, grads, params)

@@ -40,8 +40,7 @@ class Target(NamedTuple):
 
 
 def run_check(f, params, grads, opts: Options, target: Target = Target()):
-    """Validated options in, CheckReport out; usage errors raise."""
-    opts.validate()
+    """Validated options in (the api validates them), CheckReport out; usage errors raise."""
     start = clock()
     problem = Problem(f, params, call=target.call, root=target.root)
     f0, per_call = _first_evaluations(problem)

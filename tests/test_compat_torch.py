@@ -14,23 +14,7 @@ TORCH_GC = sys.modules["torch.autograd.gradcheck"]  # torch.autograd.gradcheck i
 
 from gradcheck import GradcheckUsageError, GradientMismatch  # noqa: E402
 from gradcheck.compat.torch import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
-
-
-def cube(scale=1.0, detach=False, index=1):
-    class Cube(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            x = x.detach() if detach else x
-            w = torch.ones_like(x)
-            w.view(-1)[index] = scale
-            return g * 3 * x ** 2 * w
-    return Cube.apply
+from tests.torch_functions import cube  # noqa: E402
 
 
 def leaf(*values, dtype=torch.float64):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from gradcheck import GradcheckUsageError, GradientMismatch, assert_hvp_match, hvp_report
+from tests.torch_functions import cube_function
 
 A = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 3.0]])
 X = np.array([0.4, -0.8, 1.1])
@@ -47,26 +48,10 @@ class TestTorch:
     def torch(self):  # skipped per test, so the numpy tests still run without it
         return pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
 
-    def cube(self, detach_in_backward):
-        torch = self.torch
-
-        class Cube(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, x):
-                ctx.save_for_backward(x)
-                return x ** 3
-
-            @staticmethod
-            def backward(ctx, g):
-                (x,) = ctx.saved_tensors
-                x = x.detach() if detach_in_backward else x  # detached: right first, wrong second derivatives
-                return g * 3 * x ** 2
-        return Cube
-
     def test_double_backward_through_a_custom_function(self):
         torch = self.torch
         x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
-        good, bad = self.cube(False), self.cube(True)
+        good, bad = cube_function(), cube_function(detach=True)  # detached: right first, wrong second derivatives
         assert hvp_report(lambda p: torch.sin(good.apply(p["x"])).sum(), {"x": x}).passed
         report = hvp_report(lambda p: torch.sin(bad.apply(p["x"])).sum(), {"x": x})
         assert not report.passed and report.failures[0].path == "hvp['x']"

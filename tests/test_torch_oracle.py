@@ -6,24 +6,10 @@ torch = pytest.importorskip("torch", reason="torch is optional (the 'torch' extr
 
 import gradcheck  # noqa: E402
 from gradcheck import oracle_torch  # noqa: E402
+from tests.torch_functions import cube_function  # noqa: E402
 
 
-class Cube(torch.autograd.Function):
-    """x**3 with a hand-written backward; ``scale`` multiplies one element's gradient (1.0: correct)."""
-
-    scale = 1.0
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        w = torch.ones_like(x)
-        w.view(-1)[1] = Cube.scale
-        return g * 3 * x ** 2 * w
+Cube = cube_function()  # Cube.scale multiplies one element's gradient (1.0: correct)
 
 
 class Relu(torch.autograd.Function):

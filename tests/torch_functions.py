@@ -1,0 +1,28 @@
+"""Custom torch autograd.Functions shared by the torch tests; torch is imported only when one is built."""
+
+
+def cube_function(scale=1.0, detach=False, index=1):
+    """x**3 with a hand-written backward: ``scale`` multiplies element ``index`` of the gradient (1.0: correct),
+    ``detach`` detaches x in backward (right first, wrong second derivatives). ``scale`` is a class attribute,
+    so a test may change it after the fact."""
+    import torch
+
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            x = x.detach() if detach else x
+            w = torch.ones_like(x)
+            w.view(-1)[index] = Cube.scale
+            return g * 3 * x ** 2 * w
+    Cube.scale = scale
+    return Cube
+
+
+def cube(scale=1.0, detach=False, index=1):
+    return cube_function(scale, detach, index).apply

@@ -13,6 +13,7 @@ import numpy as np
 
 from gradcheck import tolerances
 
+from ..assignment import BUILTIN_DIR, load_toml
 from ..checks import Assignment, Part, Wrong
 from ._refs import rn
 
@@ -20,7 +21,7 @@ from ._refs import rn
 # whatever precision the answer was computed in (naming a cause, not grading).
 _DIAG = tolerances.floor_for(np.float32)
 
-TOML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assignments", "mlp.toml")
+TOML = os.path.join(BUILTIN_DIR, "mlp.toml")
 
 
 @dataclass
@@ -200,6 +201,4 @@ def from_config(cfg, **options) -> Assignment:
 
 def build(**options) -> Assignment:
     """The built-in mlp; ``options`` as for ``from_config``."""
-    from ..assignment import load_toml
-
     return from_config(load_toml(TOML), **options)

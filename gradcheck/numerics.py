@@ -29,9 +29,7 @@ def block_tolerance(ctx: Context, b: Block, scale_hint: float, *, sharp: bool = 
     ``sharp``: fast mode's first tier for a float32/16 gradient (tolerances.sharp_floor).
     """
     scale = max(scale_hint, b.scale)
-    if sharp:
-        return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale, sharp=True)
-    return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale)
+    return tolerances.resolve(b.dtype, ctx.opts.rtol, ctx.opts.atol, scale, ctx.global_scale, sharp=sharp)
 
 
 def roundoff_floor(ctx: Context, u: np.ndarray, support, *, sharp: bool = False) -> float:

@@ -14,7 +14,7 @@ TORCH_GC = sys.modules["torch.autograd.gradcheck"]  # torch.autograd.gradcheck i
 
 from gradcheck import GradcheckUsageError, GradientMismatch  # noqa: E402
 from gradcheck.compat.torch import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
-from tests.torch_functions import cube  # noqa: E402
+from tests.torch_functions import cube, exp_function  # noqa: E402
 
 
 def leaf(*values, dtype=torch.float64):
@@ -97,26 +97,7 @@ def test_check_grad_dtypes_and_check_forward_ad():
 
 
 def test_forward_ad_rule_wrong_only_in_jvp():
-    class Exp(torch.autograd.Function):
-        @staticmethod
-        def forward(x):
-            return torch.exp(x)
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            ctx.save_for_backward(output)
-            ctx.save_for_forward(output)
-
-        @staticmethod
-        def backward(ctx, g):
-            (y,) = ctx.saved_tensors
-            return g * y
-
-        @staticmethod
-        def jvp(ctx, t):
-            (y,) = ctx.saved_tensors
-            return y * t * 1.01
-
+    Exp = exp_function(factor=1.01)
     x = leaf(0.5, 1.5)
     assert gradcheck(Exp.apply, (x,))
     with pytest.raises(GradcheckError, match="forward-mode"):

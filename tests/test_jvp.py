@@ -4,6 +4,7 @@ import pytest
 
 import gradcheck
 from gradcheck import GradientMismatch, StructureMismatch, assert_jvp_match, jvp_report
+from tests.torch_functions import exp_function
 
 
 def f(x):
@@ -114,22 +115,7 @@ class TestTorch:
     def test_autograd_function_jvp_rule(self):
         torch = self.torch
 
-        class Exp(torch.autograd.Function):
-            factor = 1.0
-
-            @staticmethod
-            def forward(x):
-                return torch.exp(x)
-
-            @staticmethod
-            def setup_context(ctx, inputs, output):
-                ctx.save_for_forward(output)
-
-            @staticmethod
-            def jvp(ctx, t):
-                (y,) = ctx.saved_tensors
-                return y * t * Exp.factor
-
+        Exp = exp_function()
         x, t = torch.tensor(X), torch.tensor(T)
         assert jvp_report(Exp.apply, (x,), (t,)).passed
         Exp.factor = 1.01

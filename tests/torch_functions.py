@@ -26,3 +26,31 @@ def cube_function(scale=1.0, detach=False, index=1):
 
 def cube(scale=1.0, detach=False, index=1):
     return cube_function(scale, detach, index).apply
+
+
+def exp_function(factor=1.0):
+    """exp with a correct backward and a forward-mode (jvp) rule scaled by ``factor`` (1.0: correct); ``factor``
+    is a class attribute, so a test may change it after the fact."""
+    import torch
+
+    class Exp(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return torch.exp(x)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(output)
+            ctx.save_for_forward(output)
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * y
+
+        @staticmethod
+        def jvp(ctx, t):
+            (y,) = ctx.saved_tensors
+            return y * t * Exp.factor
+    Exp.factor = factor
+    return Exp

@@ -17,10 +17,10 @@ import time
 import numpy as np
 
 from gradcheck import fd, oracle_torch
+from gradcheck.api import _maybe_replaying, _raising, _returning
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
-from gradcheck.errors import FunctionRaised, GradcheckUsageError, GradientMismatch, NonDeterministic, StructureMismatch
-from gradcheck.observers import notify
+from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic, StructureMismatch
 from gradcheck.problem import Problem, flatten_like, flatten_with_paths, to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
@@ -43,8 +43,7 @@ def jvp_report(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None, atol
     """
     report = _jvp_report(f, primals, tangents, jvp, oracle=oracle, rtol=rtol, atol=atol, reference=reference,
                          replay_random=replay_random)
-    notify("jvp_report", report)
-    return report
+    return _returning("jvp_report", report)
 
 
 def assert_jvp_match(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None, atol=None, reference=None,
@@ -53,10 +52,7 @@ def assert_jvp_match(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None
     __tracebackhide__ = True
     report = _jvp_report(f, primals, tangents, jvp, oracle=oracle, rtol=rtol, atol=atol, reference=reference,
                          replay_random=replay_random)
-    notify("assert_jvp_match", report)
-    if not report.passed:
-        raise GradientMismatch(report.message(), report)
-    return report
+    return _raising("assert_jvp_match", report)
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -129,12 +125,7 @@ def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference, rep
             raise GradcheckUsageError(f"{name}={val!r}; it must be a number >= 0 (or None for the dtype default)")
     if reference is not None and not callable(reference):
         raise GradcheckUsageError("reference must be a function with f's signature (a JAX twin of f)")
-    if not isinstance(replay_random, bool):
-        raise GradcheckUsageError(f"replay_random={replay_random!r}; it must be True or False")
-    if replay_random:
-        from gradcheck.replay import replaying
-
-        f, jvp = replaying(f, jvp, primals)
+    f, jvp = _maybe_replaying(f, jvp, primals, replay_random)
     start = time.perf_counter()
     problem = Problem(f, primals, root="primals", call=_caller(primals))
     v = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1)

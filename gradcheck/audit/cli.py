@@ -114,7 +114,7 @@ def _parse_shard(text: str) -> tuple:
 def _earlier_run(out: str) -> list:
     """Names in OUT (empty when OUT does not exist)."""
     try:
-        return [e for e in os.listdir(out)]
+        return os.listdir(out)
     except FileNotFoundError:
         return []
 

@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -490,5 +491,5 @@ def _is_zombie(pid: int) -> bool:
 
 def remove_stale() -> None:
     """At a grader's start: folders and cgroups of graders that died are removed."""
-    workspace.remove_stale(workspace.tempfile.gettempdir())
+    workspace.remove_stale(tempfile.gettempdir())
     treelimits.remove_stale()

@@ -116,7 +116,7 @@ class Context:
 def build_context(problem: Problem, f0: float, user: list, dtypes: list, opts: Options,
                   source: str = "arrays") -> Context:
     blocks = [Block(leaf, dt, g, problem.x0[leaf.slice]) for leaf, dt, g in zip(problem.leaves, dtypes, user)]
-    global_scale = max((float(np.max(np.abs(g[np.isfinite(g)]), initial=0.0)) for g in user), default=0.0)
+    global_scale = max((b.scale for b in blocks), default=0.0)
     return Context(problem, f0, blocks, opts, np.random.default_rng(opts.seed), global_scale, source)
 
 

@@ -243,7 +243,7 @@ class Context:
                     raise Wrong(f"{source} cannot be differentiated by finite differences: "
                                 f"{str(e).split('. ')[0]}") from None
                 raise
-            from .feedback import fd_numbers
+            from .feedback import capitalized, fd_numbers
 
             for (i, _), p in zip(keep, report.params):
                 if p.passed:
@@ -252,9 +252,5 @@ class Context:
                     n = f"{p.n_mismatch} of {p.n_checked or p.size} elements checked differ" if p.n_checked \
                         else "wrong along random directions"
                     parts[i] = Part(labels[i], False, problem=n, numbers=fd_numbers(p),
-                                    diagnosis=[_words(d) for d in p.diagnosis])
+                                    diagnosis=[capitalized(d) for d in p.diagnosis])
         return parts
-
-
-def _words(d: str) -> str:
-    return d[0].upper() + d[1:] if d else d

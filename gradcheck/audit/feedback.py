@@ -16,6 +16,11 @@ def _num(v) -> str:
     return f"{v:.6g}"
 
 
+def capitalized(text: str) -> str:
+    """``text`` with its first letter upper case (the rest untouched), as a sentence starts."""
+    return text[:1].upper() + text[1:]
+
+
 def mismatch_problem(cmp) -> str:
     """How many elements differ, in words (shown at every detail but "score")."""
     if cmp.n_total == 1:
@@ -56,7 +61,7 @@ def pattern_words(label, actual, expected) -> list:
         found = diagnose_patterns({label: actual}, {label: expected}).get(label, [])
     except Exception:  # noqa: BLE001 - a diagnosis is a bonus; never let it fail the grading
         return []
-    return [s[0].upper() + s[1:] for s in found]
+    return [capitalized(s) for s in found]
 
 
 def failure_text(out, function: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from .context import Session
-from .feedback import failure_text
+from .feedback import capitalized, failure_text
 from .results import CheckResult, SubmissionResult
 
 __all__ = ["grade", "CheckResult", "SubmissionResult"]
@@ -61,7 +61,7 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
         return SubmissionResult(name, tests, lines[0], time.monotonic() - start, grader_error="\n".join(errors))
     if not imported.ok and imported.kind in ("import", "missing"):
         if imported.kind == "missing":
-            msg = imported.message[:1].upper() + imported.message[1:]
+            msg = capitalized(imported.message)
             lines.append(f"{msg}, so no check could run. {contents}".rstrip())
             if a.description:
                 lines.append("What the assignment expects:\n" + a.description.rstrip())

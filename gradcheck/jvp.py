@@ -21,7 +21,7 @@ from gradcheck.api import _maybe_replaying, _raising, _returning
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic, StructureMismatch
-from gradcheck.problem import Problem, flatten_like, flatten_with_paths, to_numpy
+from gradcheck.problem import Problem, _jax_x64, flatten_like, flatten_with_paths, to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
 ORACLES = ("auto", "fd", "jax")
@@ -56,14 +56,6 @@ def assert_jvp_match(f, primals, tangents, jvp=None, *, oracle="auto", rtol=None
 
 
 # -- evaluation --------------------------------------------------------------------------
-def _x64():
-    if "jax" in sys.modules:
-        import jax
-
-        return jax.enable_x64(True)
-    return contextlib.nullcontext()
-
-
 def user_precision(tree):
     """JAX's float64 switched on for the user's own autodiff only if their arrays are float64.
 
@@ -91,7 +83,7 @@ class _Line:
 
     def outputs(self, x=None, u=None, tau=0.0, where=""):
         x = self.p.x0 if x is None else x
-        with _x64():
+        with _jax_x64():
             params = self.p.build(x, self.cast, u=u, tau=tau)
             try:
                 out = self.p.call(self.p.f, params)

@@ -4,7 +4,7 @@ import pytest
 
 import gradcheck
 from gradcheck import GradientMismatch, StructureMismatch, assert_jvp_match, jvp_report
-from tests.torch_functions import exp_function
+from tests.torch_functions import exp_function, optional
 
 
 def f(x):
@@ -75,9 +75,7 @@ def test_numpy_f_without_jvp_is_a_usage_error():
 
 
 class TestJax:
-    @property
-    def jax(self):  # skipped per test, so the numpy tests still run without it
-        return pytest.importorskip("jax", reason="jax is optional (the 'jax' extra)")
+    jax = optional("jax")  # skipped per test, so the numpy tests still run without it
 
     def rules(self, factor):
         jax, jnp = self.jax, self.jax.numpy
@@ -108,9 +106,7 @@ class TestJax:
 
 
 class TestTorch:
-    @property
-    def torch(self):  # skipped per test, so the numpy tests still run without it
-        return pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+    torch = optional("torch")  # skipped per test, so the numpy tests still run without it
 
     def test_autograd_function_jvp_rule(self):
         torch = self.torch

@@ -6,6 +6,7 @@ import pytest
 
 import gradcheck
 from gradcheck.replay import random_sources, replaying
+from tests.torch_functions import optional
 
 X = np.random.default_rng(2).standard_normal((6, 4))
 W0 = np.random.default_rng(1).standard_normal((4, 3))
@@ -71,9 +72,7 @@ def test_grads_passed_as_arrays_are_left_alone():
 
 
 class TestTorch:
-    @property
-    def torch(self):  # skipped per test, so the numpy tests still run without it
-        return pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+    torch = optional("torch")  # skipped per test, so the numpy tests still run without it
 
     def test_torch_dropout_replayed(self):
         torch = self.torch

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gradcheck import GradcheckUsageError, GradientMismatch, assert_hvp_match, hvp_report
-from tests.torch_functions import cube_function
+from tests.torch_functions import cube_function, optional
 
 A = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 3.0]])
 X = np.array([0.4, -0.8, 1.1])
@@ -44,9 +44,7 @@ def test_a_numpy_f_needs_a_gradient_function():
 
 
 class TestTorch:
-    @property
-    def torch(self):  # skipped per test, so the numpy tests still run without it
-        return pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+    torch = optional("torch")  # skipped per test, so the numpy tests still run without it
 
     def test_double_backward_through_a_custom_function(self):
         torch = self.torch
@@ -58,9 +56,7 @@ class TestTorch:
 
 
 class TestJax:
-    @property
-    def jax(self):  # skipped per test, so the numpy tests still run without it
-        return pytest.importorskip("jax", reason="jax is optional (the 'jax' extra)")
+    jax = optional("jax")  # skipped per test, so the numpy tests still run without it
 
     def test_custom_vjp_second_derivatives(self):
         jax, jnp = self.jax, self.jax.numpy

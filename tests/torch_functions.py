@@ -1,4 +1,11 @@
-"""Custom torch autograd.Functions shared by the torch tests; torch is imported only when one is built."""
+"""Helpers shared by the torch (and jax) tests: torch autograd.Functions, built (and torch imported) on demand."""
+import pytest
+
+
+def optional(name):
+    """A property that imports the optional extra ``name`` or skips the test reading it: skipped per test,
+    so the module's numpy tests still run without it."""
+    return property(lambda self: pytest.importorskip(name, reason=f"{name} is optional (the '{name}' extra)"))
 
 
 def cube_function(scale=1.0, detach=False, index=1):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..checks import Assignment, Wrong
+from ..checks import Assignment, Part, Wrong
 from ._refs import rn
 
 DESCRIPTION = """\
@@ -47,7 +47,7 @@ def forward_check(ctx):
             raise Wrong("forward(w, x) should return the tuple (h1, h2, y1, y2)")
         f = we.forward_slides(x[0], x[1], w)
         these = [ctx.compare(k, g, getattr(f, k)) for k, g in zip(("h1", "h2", "y1", "y2"), got)]
-        parts = these if parts is None else [p if not p.passed else t for p, t in zip(parts, these)]
+        parts = _first_failures(parts, these)
     return parts
 
 
@@ -63,13 +63,16 @@ def gradients_check(ctx):
         scale = max(abs(v) for v in exp.values())
         these = [ctx.compare(k, got[k], exp[k], global_scale=scale) if k in got else
                  _missing(k) for k in WEIGHTS]
-        parts = these if parts is None else [p if not p.passed else t for p, t in zip(parts, these)]
+        parts = _first_failures(parts, these)
     return parts
 
 
-def _missing(k):
-    from ..checks import Part
+def _first_failures(parts, these):
+    """Per name, the first case that failed (else the latest pass), across the seeded cases."""
+    return these if parts is None else [p if not p.passed else t for p, t in zip(parts, these)]
 
+
+def _missing(k):
     return Part(k, False, problem="missing from the returned dict")
 
 

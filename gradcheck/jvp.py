@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from gradcheck import fd, oracle_torch
+from gradcheck import fd, oracle_torch, tolerances
 from gradcheck.api import _maybe_replaying, _raising, _returning
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
@@ -200,10 +200,10 @@ def _user_product(f, primals, tangents, jvp, problem, out_def, out_paths, out_le
         shape = np.shape(to_numpy(leaf))
         if arr.shape != shape:
             bad.append(f"  {path} has shape {arr.shape}, f's output there has shape {shape}")
-        if arr.dtype == bool or arr.dtype.kind not in "fiu":
+        if arr.dtype == bool or not (tolerances.is_float(arr.dtype) or arr.dtype.kind in "iu"):
             bad.append(f"  {path} has dtype {arr.dtype}; a product of real derivatives is a float array")
         flat.append(np.asarray(arr, dtype=np.float64).reshape(-1))
-        dtypes.append(arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64))
+        dtypes.append(tolerances.float_or_float64(arr.dtype))
     if bad:
         raise StructureMismatch("jvp does not match f's output:\n" + "\n".join(bad))
     return flat, dtypes

@@ -133,6 +133,6 @@ def _hvp_report(f, params, hvp, grads, vector, mode, rtol, atol, seed, direction
                         atol=atol, seed=seed, directions=directions)
     report.kind = "hvp"
     for p in report.params:
-        head, _, rest = p.path.partition("[0]")
+        _, _, rest = p.path.partition("[0]")
         p.path = "hvp" + rest
     return report

@@ -120,7 +120,7 @@ def choose_step(noise: Noise, *, lo: float = 1e-7, hi: float = 0.1) -> float:
 
 
 OFFSETS = (-4, -2, -1, 1, 2, 4)   # where central() evaluates phi, in units of the step t
-REFINE = 16                       # derivative() retries at t/REFINE
+REFINE = 16                       # derivative() comes closer by this factor where f is not finite within the step
 MIN_STEP = 1e-12                  # the smallest step (directions are scaled by |x|: relative)
 
 

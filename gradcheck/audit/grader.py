@@ -26,7 +26,8 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
     session = Session(sandbox)
     imported = sandbox.invoke("get_attr", "__name__")   # starts the child, imports the module
     tests, errors, left_out = [], [], []
-    if not imported.ok and imported.kind in ("import", "missing"):
+    not_imported = not imported.ok and imported.kind in ("import", "missing")
+    if not_imported:
         tag = "module missing" if imported.kind == "missing" else "import failed"
         why = f"not run: importing {label} failed (see the top of the output)" if imported.kind == "import" \
             else f"not run: {imported.message}"
@@ -59,7 +60,7 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
         lines.append(a.summary_line)
     if a.detail == "score":  # the points only
         return SubmissionResult(name, tests, lines[0], time.monotonic() - start, grader_error="\n".join(errors))
-    if not imported.ok and imported.kind in ("import", "missing"):
+    if not_imported:
         if imported.kind == "missing":
             msg = capitalized(imported.message)
             lines.append(f"{msg}, so no check could run. {contents}".rstrip())

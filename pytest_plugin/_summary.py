@@ -83,11 +83,11 @@ def count_line(checks: list, seed) -> str:
             f"(gradcheck seed {seed})")
 
 
-def table(checks: list) -> list:
+def table(rows: list) -> list:
     """The rows of fold() as aligned text lines, with a header."""
     head = ("", "test", "n", "params", "rel err", "mode", "resolution", "evals", "time")
     keys = ("test", "n", "params", "rel", "mode", "resolution", "evals", "time")
-    rows = [(_LABEL[r["status"]], *(str(r[k]) for k in keys)) for r in fold(checks)]
+    rows = [(_LABEL[r["status"]], *(str(r[k]) for k in keys)) for r in rows]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     right = {2, 3, 4, 6, 7, 8}
 
@@ -111,9 +111,10 @@ def write_summary(terminalreporter, checks: list, seed, quiet: bool, verbose: bo
         tr.write_line("gradcheck: " + count_line(checks, seed))
         return
     tr.write_sep("=", "gradcheck summary")
-    lines = table(checks)
+    rows = fold(checks)
+    lines = table(rows)
     tr.write_line(lines[0])
-    for line, row in zip(lines[1:], fold(checks)):
+    for line, row in zip(lines[1:], rows):
         tr.write_line(line, red=line.startswith("FAILED"), green=line.startswith("passed"))
         if verbose:
             for reason in row["reasons"]:

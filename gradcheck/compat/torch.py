@@ -63,8 +63,7 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
     args = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
     names = ["inputs"] if isinstance(inputs, torch.Tensor) else [f"inputs[{i}]" for i in range(len(args))]
     return _check(func, args, names, "gradcheck", atol=atol, rtol=rtol, raise_exception=raise_exception,
-                  check_forward_ad=check_forward_ad,
-                  check_backward_ad=check_backward_ad)
+                  check_forward_ad=check_forward_ad, check_backward_ad=check_backward_ad)
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-06, atol=1e-05, rtol=0.001,
@@ -148,9 +147,8 @@ def _differentiable_outputs(out) -> tuple:
 
 def _check(func, args, names, who, *, atol, rtol, raise_exception, check_forward_ad,
            check_backward_ad) -> bool:
-    from gradcheck.jvp import jvp_report
-
     from gradcheck.api import grads_report
+    from gradcheck.jvp import jvp_report
 
     checked = _checked(args, who)
     atol_, rtol_ = (None if atol == TORCH_ATOL else atol), (None if rtol == TORCH_RTOL else rtol)
@@ -195,8 +193,7 @@ def _check(func, args, names, who, *, atol, rtol, raise_exception, check_forward
     if not failed:
         return True
     lines = [f"{who}: func's {what} rule disagrees with finite differences of func." for what, _ in failed]
-    for _, r in failed:
-        lines.append(r.message())
+    lines += [r.message() for _, r in failed]
     if raise_exception:
         raise GradcheckError("\n".join(lines), [r for _, r in reports])
     return False

@@ -41,6 +41,9 @@ class Estimate:
     margin: np.ndarray = None  # how far each one-sided slope may be off (noise and curvature)
 
 
+SUSPECT_NOISE = 1e4   # noise above this many float64 roundings of f is looked at again, closer in
+
+
 def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tries: int = 3) -> Noise:
     """Noise of phi near 0 from high-order differences of 2*half_width+1 values.
 
@@ -62,20 +65,31 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
             break
         delta *= 100.0
     sigma, lopsided = _table_noise(vals, half_width)
-    if np.any(lopsided) and delta / 100 >= 1e-12:
-        # one side of the table far noisier than the other: a kink crossed inside it (a ReLU
-        # net's pre-activation passing 0 near the point), not noise. Closer in, the table is
-        # clean; where f rounds too coarsely for that (flat differences), keep the first.
-        closer = np.stack([f0 if i == 0 else np.asarray(phi(i * delta / 100), dtype=np.float64) for i in offs])
-        if np.all(np.isfinite(closer)) and np.all(np.mean(np.diff(closer, axis=0) == 0, axis=0) <= 0.5):
-            sigma = np.where(lopsided, np.minimum(sigma, _table_noise(closer, half_width)[0]), sigma)
     scale = np.max(np.abs(vals), axis=0)
+    grids = {}
+    for dtype in (np.float16, np.float32):
+        with np.errstate(over="ignore"):   # values beyond float16's range are simply not on its grid
+            grids[dtype] = np.all(vals == vals.astype(dtype).astype(np.float64), axis=0) & np.any(vals != vals[0], axis=0)
+    # one side of the table far noisier than the other, or both far noisier than float64 rounding (and f's
+    # values not on the float32 grid): kinks crossed inside it (a ReLU net's pre-activations passing 0 near
+    # the point), not noise. Closer in, fewer of them are inside, while real noise stays as it was: come
+    # closer while that lowers the estimate; where f rounds too coarsely for it (flat differences), stop.
+    suspect = lopsided | ((sigma > SUSPECT_NOISE * EPS * scale) & ~grids[np.float32])
+    near_delta = delta
+    while np.any(suspect) and near_delta / 100 >= 1e-12:
+        near_delta /= 100
+        closer = np.stack([f0 if i == 0 else np.asarray(phi(i * near_delta), dtype=np.float64) for i in offs])
+        if not np.all(np.isfinite(closer)) or np.any(np.mean(np.diff(closer, axis=0) == 0, axis=0) > 0.5):
+            break
+        near, near_lopsided = _table_noise(closer, half_width)
+        take = suspect & (lopsided | (near < sigma / 8))
+        sigma = np.where(take, np.minimum(sigma, near), sigma)
+        lopsided = near_lopsided
+        suspect = take & (near_lopsided | (sigma > SUSPECT_NOISE * EPS * scale))
     sigma = np.maximum(sigma, 2 * EPS * scale)
     # An f that returns float32 (or float16) values rounds its output to that grid: the
     # differences can line up on it exactly and hide the rounding, so the grid sets a floor.
-    for dtype in (np.float16, np.float32):
-        with np.errstate(over="ignore"):   # values beyond float16's range are simply not on its grid
-            on_grid = np.all(vals == vals.astype(dtype).astype(np.float64), axis=0) & np.any(vals != vals[0], axis=0)
+    for dtype, on_grid in grids.items():
         sigma = np.where(on_grid, np.maximum(sigma, np.finfo(dtype).eps * scale), sigma)
     slope = np.abs(vals[-1] - vals[0]) / (2 * half_width * delta)
     return Noise(sigma=sigma, slope=slope, delta=delta)

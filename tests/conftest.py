@@ -3,19 +3,46 @@
 jax is imported here, in the outer process, because in-process pytester runs
 restore sys.modules and re-importing jax in one process aborts it.
 """
+import os
+
+# One thread per process: pytest-xdist runs a worker per core already, and BLAS, OpenMP (torch) and XLA
+# threads that spin while they wait would only take turns with the other workers' (set before any of them
+# loads; the workers and the programs the tests start inherit it).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
 try:
     import jax  # noqa: F401
 except ImportError:  # the jax extra is optional; tests that need it skip
     pass
 
+import pytest
+
 pytest_plugins = []
 
-# The longest modules first: pytest-xdist's loadscope hands whole modules to the workers in
-# collection order, so starting the long ones first keeps every worker busy until the end.
-LONGEST_FIRST = ("test_audit_integrity.py", "test_docs.py", "test_audit_sandbox.py", "test_install.py",
-                 "test_plugin.py", "test_audit.py", "test_audit_contracts.py", "test_properties_mlp.py")
+# The longest first: the workers take tests in collection order, so starting the long ones first keeps
+# both busy until the end.
+LONGEST_FIRST = ("test_audit_integrity.py", "test_audit.py", "test_install.py", "test_docs.py", "test_plugin.py",
+                 "test_audit_sandbox.py", "test_audit_contracts.py", "test_properties_mlp.py")
+# Modules whose tests share module-scoped grading runs: each goes to one worker whole, so its run happens once.
+SHARED_RUNS = ("test_audit_integrity.py", "test_audit.py", "test_audit_contracts.py")
 
 
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Test by test, except SHARED_RUNS module by module (pytest-xdist's loadgroup cannot tag node ids
+    under pytest 9, so the grouping is by module name here)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TestByTest(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            module = nodeid.split("::", 1)[0]
+            return module if module.rsplit("/", 1)[-1] in SHARED_RUNS else nodeid
+
+    return TestByTest(config, log)

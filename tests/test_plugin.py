@@ -22,6 +22,10 @@ import gradcheck_pytest
 from gradcheck import context
 from gradcheck_pytest import _options
 
+# Options of every subprocess run: no cache folder, and no hypothesis plugin (its end-of-run summary imports all
+# of hypothesis, half a second per process, more than the rest of a small run).
+FRESH = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
 # A small numpy network: one hidden tanh layer, half-SSE loss, and its backward written by hand.
 MLP = '''
 import numpy as np
@@ -503,7 +507,7 @@ def test_submission_fixture_runs_the_students_code(pytester):
         def test_sub(submission):
             assert np.array_equal(submission.double(np.arange(3.0)), [0.0, 2.0, 4.0])
         ''')
-    result = pytester.runpytest_subprocess("--gradcheck-submission=alice", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--gradcheck-submission=alice", *FRESH)
     result.assert_outcomes(passed=1)
 
 
@@ -514,8 +518,7 @@ def test_xdist_summary_and_report_hold_every_workers_checks_and_expected_failure
     """One xdist run (they are slow to start): every worker's checks, and expected failures set on workers."""
     mlp.makepyfile(test_s=SUMMARY, test_t=SUMMARY.replace("test_right", "test_right2").replace(
         "test_wrong", "test_wrong2"), test_e=EXPECTED)
-    result = mlp.runpytest_subprocess("-n", "2", "--gradcheck", "--gradcheck-report=report.json",
-                                      "-p", "no:cacheprovider")
+    result = mlp.runpytest_subprocess("-n", "2", "--gradcheck", "--gradcheck-report=report.json", *FRESH)
     result.assert_outcomes(passed=6, failed=3, xfailed=1)
     result.stdout.fnmatch_lines(["*= gradcheck summary =*",
                                  "8 gradient checks: 3 passed, 3 failed, 2 failed as expected (gradcheck seed 0)"])
@@ -549,7 +552,7 @@ def test_collecting_imports_neither_jax_nor_gradcheck(pytester):
         def test_a(gradcheck):
             pass
         ''')
-    result = pytester.runpytest_subprocess("--co", "--gradcheck", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--co", "--gradcheck", *FRESH)
     result.stdout.fnmatch_lines(["MODULES []"])
     result.stdout.fnmatch_lines(["*<Function test_a>*"])
     result.stdout.fnmatch_lines(["gradcheck: seed=0, enabled"])   # the plugin was loaded and configured
@@ -755,7 +758,7 @@ def test_skipped_marked_tests_are_counted_at_the_end_also_under_xdist(pytester):
                                "@pytest.mark.gradcheck\ndef test_c(): pass\n\ndef test_d(): pass\n")
     line = "gradcheck: 2 tests marked gradcheck skipped (run pytest with --gradcheck to run them)"
     pytester.runpytest().stdout.fnmatch_lines([line])
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-n", "2", *FRESH)
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines([line])
     assert line not in pytester.runpytest("--gradcheck").stdout.str()

@@ -114,8 +114,9 @@ def test_backprop_matches_jax_grad(jax_case):
 def test_forward_and_loss_match_jax(jax_case):
     spec, params, x, t = jax_case
     fwd_j, loss_j = jax_twin(spec)
-    np.testing.assert_allclose(forward(spec, params, x), np.asarray(jax.jit(fwd_j)(params, x)), rtol=1e-12,
-                               atol=1e-300)
+    ours, theirs = forward(spec, params, x), np.asarray(jax.jit(fwd_j)(params, x))
+    # an output that cancels (a linear layer's) is only as good as the largest one
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12 * max(np.abs(theirs).max(), 1e-300))
     assert loss(spec, params, x, t) == pytest.approx(float(jax.jit(loss_j)(params, x, t)), rel=1e-12)
 
 

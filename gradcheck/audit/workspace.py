@@ -102,6 +102,12 @@ def open_for_traversal() -> None:
     os.chmod(grader_folder(), 0o711)
 
 
+TOO_MANY = "the submission has more than {} files and folders"
+TOO_DEEP = "the submission's folders are nested more than {} deep"
+TOO_BIG = "the submission is larger than {} MB"
+TOO_SLOW = "copying the submission took longer than {:g} s"
+
+
 def copy_submission(src: str, dst: str, *, max_bytes: int = 50 << 20, max_files: int = 2000, max_depth: int = 40,
                     max_seconds: float = 20.0, owner: int | None = None) -> list[str]:
     """Copy regular files and folders of ``src`` into ``dst`` (modes 0700/0600); returns what was skipped.
@@ -112,6 +118,8 @@ def copy_submission(src: str, dst: str, *, max_bytes: int = 50 << 20, max_files:
     """
     skipped: list[str] = []
     deadline = time.monotonic() + max_seconds
+    _measure(src, max_bytes=max_bytes, max_files=max_files, max_depth=max_depth, deadline=deadline,
+             max_seconds=max_seconds)
     total = count = 0
     os.makedirs(dst, mode=0o700, exist_ok=True)
     os.chmod(dst, 0o700)
@@ -128,14 +136,14 @@ def copy_submission(src: str, dst: str, *, max_bytes: int = 50 << 20, max_files:
         for e in entries:
             count += 1
             if count > max_files:
-                raise SubmissionTooLarge(f"the submission has more than {max_files} files and folders")
+                raise SubmissionTooLarge(TOO_MANY.format(max_files))
             if time.monotonic() > deadline:
-                raise SubmissionTooLarge(f"copying the submission took longer than {max_seconds:g} s")
+                raise SubmissionTooLarge(TOO_SLOW.format(max_seconds))
             name = os.path.join(rel, e.name)
             target = os.path.join(dst, name)
             if e.is_dir(follow_symlinks=False):
                 if depth + 1 > max_depth:
-                    raise SubmissionTooLarge(f"the submission's folders are nested more than {max_depth} deep")
+                    raise SubmissionTooLarge(TOO_DEEP.format(max_depth))
                 os.mkdir(target, 0o700)
                 if owner is not None:
                     os.chown(target, owner, owner)
@@ -143,11 +151,46 @@ def copy_submission(src: str, dst: str, *, max_bytes: int = 50 << 20, max_files:
             elif e.is_file(follow_symlinks=False):
                 size = e.stat(follow_symlinks=False).st_size
                 if total + size > max_bytes:
-                    raise SubmissionTooLarge(f"the submission is larger than {max_bytes >> 20} MB")
+                    raise SubmissionTooLarge(TOO_BIG.format(max_bytes >> 20))
                 total += _copy_file(e.path, target, owner)
             else:
                 skipped.append(name)
     return skipped
+
+
+def _measure(src: str, *, max_bytes: int, max_files: int, max_depth: int, deadline: float,
+             max_seconds: float) -> None:
+    """Refuse an oversized submission before copying any of it: a walk that reads at most
+    ``max_files + 1`` entries (60,000 files cost what 2,001 do) and copies nothing.
+
+    The copy checks the same limits again as it goes (the walk and the copy are not one instant).
+    """
+    total = count = 0
+    stack = [("", 0)]
+    while stack:
+        rel, depth = stack.pop()
+        try:
+            it = os.scandir(os.path.join(src, rel))
+        except OSError:
+            continue   # the copy names it among the skipped
+        with it:
+            for e in it:
+                count += 1
+                if count > max_files:
+                    raise SubmissionTooLarge(TOO_MANY.format(max_files))
+                if time.monotonic() > deadline:
+                    raise SubmissionTooLarge(TOO_SLOW.format(max_seconds))
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        if depth + 1 > max_depth:
+                            raise SubmissionTooLarge(TOO_DEEP.format(max_depth))
+                        stack.append((os.path.join(rel, e.name), depth + 1))
+                    elif e.is_file(follow_symlinks=False):
+                        total += e.stat(follow_symlinks=False).st_size
+                        if total > max_bytes:
+                            raise SubmissionTooLarge(TOO_BIG.format(max_bytes >> 20))
+                except OSError:
+                    continue
 
 
 def _copy_file(src: str, dst: str, owner: int | None) -> int:

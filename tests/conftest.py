@@ -1,30 +1,34 @@
-"""Shared test set-up.
-
-jax is imported here, in the outer process, because in-process pytester runs
-restore sys.modules and re-importing jax in one process aborts it.
-"""
+"""Shared test set-up: threads, jax, and how pytest-xdist shares the tests out."""
 import os
 
-# One thread per process: pytest-xdist runs a worker per core already, and BLAS, OpenMP (torch) and XLA
+import pytest
+
+# One thread per process: pytest-xdist runs several workers already, and BLAS, OpenMP (torch) and XLA
 # threads that spin while they wait would only take turns with the other workers' (set before any of them
 # loads; the workers and the programs the tests start inherit it).
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-try:
-    import jax  # noqa: F401
-except ImportError:  # the jax extra is optional; tests that need it skip
-    pass
 
-import pytest
+def pytest_configure(config):
+    """jax is imported before any test, in every process that runs tests: in-process pytester runs restore
+    sys.modules, and re-importing jax in one process aborts it. (Not in pytest-xdist's controller, which runs
+    none: there it would only delay the workers' start.)"""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        try:
+            import jax  # noqa: F401
+        except ImportError:  # the jax extra is optional; tests that need it skip
+            pass
+
 
 pytest_plugins = []
 
 # The longest first: the workers take tests in collection order, so starting the long ones first keeps
-# both busy until the end.
-LONGEST_FIRST = ("test_audit_integrity.py", "test_audit.py", "test_install.py", "test_docs.py", "test_plugin.py",
-                 "test_audit_sandbox.py", "test_audit_contracts.py", "test_properties_mlp.py")
+# every worker busy until the end.
+LONGEST_FIRST = ("test_audit_integrity.py", "test_audit.py", "test_install.py", "test_docs.py",
+                 "test_audit_isolation.py", "test_plugin.py", "test_audit_sandbox.py", "test_audit_contracts.py",
+                 "test_properties_mlp.py")
 # Modules whose tests share module-scoped grading runs: each goes to one worker whole, so its run happens once.
 SHARED_RUNS = ("test_audit_integrity.py", "test_audit.py", "test_audit_contracts.py")
 
@@ -32,6 +36,13 @@ SHARED_RUNS = ("test_audit_integrity.py", "test_audit.py", "test_audit_contracts
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """One worker more than cores (`-n auto`): the audit tests spend seconds waiting out the timeouts of
+    hostile submissions, and the extra worker runs other tests meanwhile."""
+    return len(os.sched_getaffinity(0)) + 1
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -23,6 +23,13 @@ ORACLES = ("auto", "fd", "jax", "both")
 MODES = ("auto", "fast", "full")
 
 
+def check_tolerance(name: str, value) -> None:
+    """rtol/atol: None (the dtype's default) or a real number >= 0, numpy scalars included."""
+    if value is not None and (not isinstance(value, (int, float, np.floating, np.integer))
+                              or isinstance(value, (bool, np.bool_)) or not value >= 0):
+        raise GradcheckUsageError(f"{name}={value!r}; it must be a number >= 0 (or None for the dtype default)")
+
+
 @dataclass(frozen=True)
 class Options:
     """The options of one check, validated once (every public entry point goes through here)."""
@@ -43,10 +50,7 @@ class Options:
             raise GradcheckUsageError(f"mode={self.mode!r}; choose 'auto' (full where it is cheap, else fast), "
                                       f"'fast' (random directions) or 'full' (every element)")
         for name in ("rtol", "atol"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool)
-                                  or not v >= 0):
-                raise GradcheckUsageError(f"{name}={v!r}; it must be a number >= 0 (or None for the dtype default)")
+            check_tolerance(name, getattr(self, name))
         if not isinstance(self.directions, (int, np.integer)) or isinstance(self.directions, bool) \
                 or self.directions < 1:
             raise GradcheckUsageError(f"directions={self.directions!r}; it must be an int >= 1")

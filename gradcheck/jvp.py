@@ -19,6 +19,7 @@ import numpy as np
 from gradcheck import fd, oracle_torch, tolerances
 from gradcheck.api import _maybe_replaying, _raising, _returning
 from gradcheck.compare import compare_arrays, subgradient_target
+from gradcheck.context import check_tolerance
 from gradcheck.diagnose import ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic, StructureMismatch
 from gradcheck.problem import Problem, _jax_x64, flatten_like, flatten_with_paths, to_numpy
@@ -112,9 +113,8 @@ class _Line:
 def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference, replay_random) -> CheckReport:
     if oracle not in ORACLES:
         raise GradcheckUsageError(f"oracle={oracle!r}; choose one of {', '.join(map(repr, ORACLES))}")
-    for name, val in (("rtol", rtol), ("atol", atol)):
-        if val is not None and (isinstance(val, bool) or not isinstance(val, (int, float)) or not val >= 0):
-            raise GradcheckUsageError(f"{name}={val!r}; it must be a number >= 0 (or None for the dtype default)")
+    check_tolerance("rtol", rtol)
+    check_tolerance("atol", atol)
     if reference is not None and not callable(reference):
         raise GradcheckUsageError("reference must be a function with f's signature (a JAX twin of f)")
     f, jvp = _maybe_replaying(f, jvp, primals, replay_random)

@@ -121,6 +121,22 @@ def test_bad_options_are_usage_errors():
         _usage(gc.GradcheckUsageError, match, f, P, grads, **kw)
 
 
+@pytest.mark.parametrize("check", ["grads", "jvp"])
+def test_tolerances_may_be_numpy_scalars_and_nothing_else(check):
+    """rtol/atol of any real numpy type are numbers like any other (every entry point says the same)."""
+    x, v = np.array([0.5, -1.0]), np.array([1.0, 2.0])
+
+    def run(**tol):
+        if check == "grads":
+            return gc.grads_report(lambda w: float(np.sum(np.sin(w))), x, np.cos, **tol)
+        return gc.jvp_report(np.sin, x, v, lambda t: np.cos(x) * t, **tol)
+    for value in (np.float32(1e-6), np.float16(1e-3), np.int64(0), 1e-6, 0):
+        assert run(rtol=value, atol=value).passed
+    for value in (True, np.bool_(False), -1.0, float("nan"), "1e-6"):
+        with pytest.raises(gc.GradcheckUsageError, match=r"rtol=.*it must be a number >= 0"):
+            run(rtol=value)
+
+
 def test_oracle_jax_on_numpy_f_explains():
     _usage(gc.GradcheckUsageError, "JAX-differentiable", f, P, grads, oracle="jax")
 

@@ -164,8 +164,10 @@ def central(phi, f0, t: float, sigma) -> Estimate:
     # computed in float32) several crossed kinks could otherwise pass for a smooth curve
     outer = np.abs(-0.5 * pm4 + 2 * pm2 - 3 * f0 + 2 * pp2 - 0.5 * pp4) / (2 * t)
     slope_scale = np.max(np.abs(slopes), axis=0)
+    # on a smooth curve both measure its fourth derivative: the inner one t^3/2 times it, the outer one 8
+    # times that; an outer statistic up to 16 times the inner one is curvature, not a kink
     kink = ((jump > 40.0 * sigma / t) & (jump > 1e-6 * slope_scale)) | \
-        ((outer > 20.0 * sigma / t) & (outer > 1e-6 * slope_scale))
+        ((outer > 20.0 * sigma / t) & (outer > 1e-6 * slope_scale) & (outer > 16.0 * jump))
     # one-sided limits at 0, extrapolated from the two slopes on each side; the margin
     # covers the noise and the curvature between the sample points
     left, right = 1.5 * slopes[1] - 0.5 * slopes[0], 1.5 * slopes[2] - 0.5 * slopes[3]

@@ -96,3 +96,17 @@ def test_a_kink_at_the_point_survives_the_finer_retry_of_a_noisy_function():
     est = fd.derivative(lambda tau: max(tau, 0.0), 0.0, 1e-3, 3e-6)
     assert bool(est.kink)
     assert float(est.lo) <= 0.0 and float(est.hi) >= 1.0
+
+
+def test_curvature_on_the_outer_points_is_not_a_kink_but_a_kink_the_inner_points_miss_is():
+    """The outer points see 8 times the inner ones' fourth-derivative term: a smooth curve whose curvature
+    shows there (and not on the inner points) is smooth, while a kink at 2t/3, where the inner statistic is
+    blind, is still caught."""
+    t, sigma = 1e-2, 1e-12
+    quartic = lambda tau: 1e-4 * tau + 1e-4 * tau ** 4           # noqa: E731   t^4 phi''''/24 = sigma
+    est = fd.central(quartic, quartic(0.0), t, sigma)
+    assert est.jump < 40 * sigma / t < 8 * est.jump * 2           # only the outer one (8 x jump) is above noise
+    assert not bool(est.kink)
+    blind = lambda tau: 1e-4 * tau + 1e-3 * max(tau - 2 * t / 3, 0.0)   # noqa: E731
+    est = fd.central(blind, blind(0.0), t, sigma)
+    assert est.jump < 40 * sigma / t and bool(est.kink)

@@ -42,7 +42,8 @@ def pytest_collection_modifyitems(items):
 def pytest_xdist_auto_num_workers(config):
     """One worker more than cores (`-n auto`): the audit tests spend seconds waiting out the timeouts of
     hostile submissions, and the extra worker runs other tests meanwhile."""
-    return len(os.sched_getaffinity(0)) + 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores + 1
 
 
 @pytest.hookimpl(optionalhook=True)

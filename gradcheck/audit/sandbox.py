@@ -139,8 +139,6 @@ def _handles_in(value, found=None, depth=0):
 
 # --------------------------------------------------------------------------- processes
 # How a child is launched, killed and cleaned up lives in engine.py (bubblewrap or the fallback).
-kill_tree = engine_mod.kill_tree
-copy_submission = workspace.copy_submission
 _LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
 
 

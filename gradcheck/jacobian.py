@@ -15,7 +15,7 @@ from gradcheck.context import Options
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonNumericParams, StructureMismatch
-from gradcheck.problem import to_numpy
+from gradcheck.problem import probing, to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
 
@@ -37,7 +37,8 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
 
     def F(xx, where=""):
         try:
-            out = f(xx.copy())
+            with probing(xx is not x0):
+                out = f(xx.copy())
         except Exception as exc:  # noqa: BLE001
             at = f" at {where}" if where else ""
             raise FunctionRaised(f"f raised {type(exc).__name__}{at}: {exc}") from exc

@@ -22,7 +22,7 @@ from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.context import check_tolerance
 from gradcheck.diagnose import ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic, StructureMismatch
-from gradcheck.problem import Problem, _jax_x64, flatten_like, flatten_with_paths, to_numpy
+from gradcheck.problem import Problem, _jax_x64, flatten_like, flatten_with_paths, probing, to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
 ORACLES = ("auto", "fd", "jax")
@@ -84,7 +84,7 @@ class _Line:
 
     def outputs(self, x=None, u=None, tau=0.0, where=""):
         x = self.p.x0 if x is None else x
-        with _jax_x64():
+        with _jax_x64(), probing(tau != 0.0 or x is not self.p.x0):
             params = self.p.build(x, self.cast, u=u, tau=tau)
             try:
                 out = self.p.call(self.p.f, params)

@@ -107,6 +107,17 @@ def test_loss_scaled_by_1e_minus_9_passes_and_errors_still_fail():
         gc.assert_grads_match(f, p, g)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_probes_past_a_domain_boundary_are_quiet_for_every_kind_of_check_but_your_point_is_yours():
+    x = np.array([1e-9, 0.5])
+    assert gc.jacobian_report(np.log, x, np.diag(1 / x)).passed
+    assert gc.jvp_report(np.log, x, np.ones(2), lambda t: t / x).passed
+    assert gc.vjp_report(np.log, x, np.ones(2), lambda v: v / x).passed
+    with pytest.raises(gc.errors.FunctionRaised, match="RuntimeWarning: invalid value encountered in log when "
+                       "called with"):   # at your own point, your warning filters apply
+        gc.grads_report(lambda w: float(np.sum(np.log(w))), np.array([-1.0, 0.5]), lambda w: 1 / w)
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")   # a saturated sigmoid: 0, rightly
 def test_huge_parameters_pass():
     p, x, t = m.make_net((3, 4, 2), seed=5)
@@ -289,8 +300,9 @@ def test_float64_gradient_with_float32_accuracy_is_explained():
         gc.assert_grads_match(f, p, backward_float32_inside, mode="full")
 
 
-# the first probes step past the boundary (log of a negative number): numpy says so, and gradcheck comes closer
-@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")
+# the first probes step past the boundary (log of a negative number) and gradcheck comes closer, without
+# numpy's warning there: the check holds where warnings are errors
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_a_tiny_parameter_next_to_a_domain_boundary_is_checked_not_false_failed():
     """log(w) with w = 1e-9 in a block of size ~0.5: the block-sized step would cross 0."""
     f = lambda p: float(np.sum(np.log(p["w"])))  # noqa: E731

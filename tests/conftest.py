@@ -22,8 +22,6 @@ def pytest_configure(config):
             pass
 
 
-pytest_plugins = []
-
 # The longest first: the workers take tests in collection order, so starting the long ones first keeps
 # every worker busy until the end.
 LONGEST_FIRST = ("test_audit_integrity.py", "test_audit.py", "test_install.py", "test_docs.py",
@@ -49,7 +47,9 @@ def pytest_xdist_auto_num_workers(config):
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """Test by test, except SHARED_RUNS module by module (pytest-xdist's loadgroup cannot tag node ids
-    under pytest 9, so the grouping is by module name here)."""
+    under pytest 9, so the grouping is by module name here). Another --dist given on the command line wins."""
+    if config.getvalue("dist") != "loadscope":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class TestByTest(LoadScopeScheduling):

@@ -30,7 +30,7 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
                                   f"for random directions through a vector function use vjp_report")
     start = time.perf_counter()
     x_arr = to_numpy(x)
-    if x_arr.dtype == bool or not (x_arr.dtype.kind in "iu" or tolerances.is_float(x_arr.dtype)):
+    if not tolerances.is_real_numeric(x_arr.dtype):
         raise NonNumericParams(f"x must be a real numeric array; got dtype {x_arr.dtype}")
     x0 = x_arr.astype(np.float64)
     counter = {"n": 0}
@@ -44,7 +44,7 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
             raise FunctionRaised(f"f raised {type(exc).__name__}{at}: {exc}") from exc
         counter["n"] += 1
         arr = to_numpy(out)
-        if not (arr.dtype.kind in "iu" or tolerances.is_float(arr.dtype)):
+        if not tolerances.is_real_numeric(arr.dtype):
             raise GradcheckUsageError(f"f returned dtype {arr.dtype}; it must return a real array")
         return arr.astype(np.float64)
 

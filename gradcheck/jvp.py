@@ -200,7 +200,7 @@ def _user_product(f, primals, tangents, jvp, problem, out_def, out_paths, out_le
         shape = np.shape(to_numpy(leaf))
         if arr.shape != shape:
             bad.append(f"  {path} has shape {arr.shape}, f's output there has shape {shape}")
-        if arr.dtype == bool or not (tolerances.is_float(arr.dtype) or arr.dtype.kind in "iu"):
+        if not tolerances.is_real_numeric(arr.dtype):
             bad.append(f"  {path} has dtype {arr.dtype}; a product of real derivatives is a float array")
         flat.append(np.asarray(arr, dtype=np.float64).reshape(-1))
         dtypes.append(tolerances.float_or_float64(arr.dtype))

@@ -77,7 +77,7 @@ def _torch_bfloat16(tensor) -> np.ndarray:
 
 
 def _check_numeric(arr: np.ndarray, path: str, what: str) -> None:
-    if arr.dtype == bool or not (arr.dtype.kind in "iu" or tolerances.is_float(arr.dtype)):
+    if not tolerances.is_real_numeric(arr.dtype):
         hint = " complex values are not supported" if arr.dtype.kind == "c" else ""
         raise NonNumericParams(
             f"{path} is not a real numeric array (dtype {arr.dtype}, type {type(arr).__name__}).{hint} "
@@ -350,7 +350,7 @@ def to_scalar(out, who: str) -> float:
         raise NonScalarOutput(f"{who} returned {type(out).__name__}, not a number: {_short(exc)}") from exc
     if arr.dtype.kind == "c":
         raise NonScalarOutput(f"{who} returned a complex value; gradcheck checks real-valued losses.")
-    if arr.dtype == bool or not (arr.dtype.kind in "iu" or tolerances.is_float(arr.dtype)):
+    if not tolerances.is_real_numeric(arr.dtype):
         raise NonScalarOutput(f"{who} returned dtype {arr.dtype}; it must return a real scalar loss.")
     if arr.size != 1:
         raise NonScalarOutput(

@@ -65,6 +65,12 @@ def is_float(dtype) -> bool:
     return _is_bfloat16(dtype) or np.dtype(dtype).kind == "f"
 
 
+def is_real_numeric(dtype) -> bool:
+    """Integers or real floats (bfloat16 included): what gradcheck can differentiate and compare; not bool,
+    complex or object."""
+    return is_float(dtype) or np.dtype(dtype).kind in "iu"
+
+
 def float_or_float64(dtype):
     """The dtype itself if it is floating, else float64 (integers are checked as float64)."""
     return dtype if is_float(dtype) else np.dtype(np.float64)

@@ -156,8 +156,11 @@ def _is_namedtuple(obj) -> bool:
 
 
 def _is_generator(obj) -> bool:
-    if isinstance(obj, (np.random.Generator, np.random.RandomState)):
-        return True
+    return isinstance(obj, (np.random.Generator, np.random.RandomState)) or is_torch_generator(obj)
+
+
+def is_torch_generator(obj) -> bool:
+    """A torch.Generator, recognised without importing torch."""
     return type(obj).__name__ == "Generator" and (type(obj).__module__ or "").startswith("torch")
 
 

@@ -28,6 +28,8 @@ import sys
 
 import numpy as np
 
+from gradcheck.pytree import is_torch_generator
+
 
 class _State:
     """One random source and how to put it back where it was."""
@@ -49,7 +51,7 @@ def _sources_of(obj, out: dict, depth: int = 1) -> None:
     if isinstance(obj, np.random.RandomState):
         out.setdefault(id(obj), _State(obj.get_state, obj.set_state))
         return
-    if type(obj).__name__ == "Generator" and (type(obj).__module__ or "").startswith("torch"):
+    if is_torch_generator(obj):
         out.setdefault(id(obj), _State(obj.get_state, obj.set_state))
         return
     if depth <= 0 or obj is None or isinstance(obj, (str, bytes, int, float, np.ndarray, type(sys), type)):

@@ -233,10 +233,12 @@ class Assignment:
         self.checks.append(check)
         return check
 
-    def check(self, name: str, *, points: float, kind: str | None = None, optional: str | None = None):
-        """Decorator: ``@a.check("Network backprop", points=10)`` over ``def f(ctx) -> [Part, ...]``."""
+    def check(self, name: str, *, points: float, kind: str | None = None, optional: str | None = None,
+              part_noun: str = "parts"):
+        """Decorator: ``@a.check("Network backprop", points=10)`` over ``def f(ctx) -> [Part, ...]``;
+        ``part_noun`` names the Parts in "2 of 4 <part_noun> correct"."""
         def deco(fn):
-            self.add(Check(name, points, fn, kind=kind, optional=optional))
+            self.add(Check(name, points, fn, kind=kind, optional=optional, part_noun=part_noun))
             return fn
         return deco
 

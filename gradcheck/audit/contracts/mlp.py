@@ -79,7 +79,7 @@ def _matches(answer, buggy) -> bool:
     return bool(np.allclose(answer, buggy, rtol=_DIAG.rtol, atol=_DIAG.atol_frac * scale))
 
 
-def _forward_check(cfg, case, fname):
+def _forward_check(case, fname):
     def run(ctx):
         out = ctx.call(fname, case.params, case.x)
         p = ctx.compare("output", out, case.forward,
@@ -88,7 +88,7 @@ def _forward_check(cfg, case, fname):
     return run
 
 
-def _backward_check(cfg, case, fname):
+def _backward_check(case, fname):
     keys = list(case.grads)
     scale = max(float(np.max(np.abs(g))) for g in case.grads.values())
 
@@ -136,7 +136,7 @@ def _diagnose(case, got, wrong) -> None:
             _catalog_part(p, names, f"{p.label} gradient")
 
 
-def _jacobian_check(cfg, case, fname):
+def _jacobian_check(case, fname):
     def run(ctx):
         v = ctx.call(fname, case.params, case.x1)
         exp = case.jacobian
@@ -188,12 +188,9 @@ def from_config(cfg, **options) -> Assignment:
     for case in cases:
         for check in cfg.checks:
             label = f"net {case.arch.label}" + (f", batch {case.arch.batch}" if check != "jacobian" else "")
-            fn = _CHECKS[check](cfg, case, cfg.functions[check])
-            c = a.check(f"{check} · {label}", points=cfg.points[check] / n, kind=check)(fn)
-            del c
-    for c in a.checks:
-        if c.kind == "backward":
-            c.part_noun = "parameter gradients"
+            a.check(f"{check} · {label}", points=cfg.points[check] / n, kind=check,
+                    part_noun="parameter gradients" if check == "backward" else "parts")(
+                _CHECKS[check](case, cfg.functions[check]))
     a.summary_line = ("Checked on networks " + ", ".join(f"{c.arch.label} (batch {c.arch.batch})" for c in cases)
                       + f", seed {cfg.seed}; gradients of the assignment's loss ({cfg.target}).")
     return a

@@ -138,15 +138,13 @@ def build(**options) -> Assignment:
         a.check(f"feedforward · net {'-'.join(map(str, sizes))}", points=pts, kind="feedforward")(
             feedforward_check(sizes))
     for sizes, pts in zip(SIZES, (20, 25)):
-        c = a.check(f"backprop · net {'-'.join(map(str, sizes))}", points=pts, kind="backprop")
-        c(backprop_check(sizes))
+        a.check(f"backprop · net {'-'.join(map(str, sizes))}", points=pts, kind="backprop", part_noun="gradients")(
+            backprop_check(sizes))
     a.check("QuadraticCost", points=8, optional="QuadraticCost")(cost_check("QuadraticCost", quadratic_fn,
                                                                             quadratic_delta))
     a.check("CrossEntropyCost", points=8, optional="CrossEntropyCost")(
         cost_check("CrossEntropyCost", cross_entropy_fn, cross_entropy_delta))
     for cost in ("QuadraticCost", "CrossEntropyCost"):
         a.check(f"backprop with {cost} · net {'-'.join(map(str, SIZES[1]))}", points=12, optional=cost,
-                kind=f"backprop with {cost}")(backprop_check(SIZES[1], cost))
-    for c in a.checks:
-        c.part_noun = "gradients" if c.kind.startswith("backprop") else "parts"
+                kind=f"backprop with {cost}", part_noun="gradients")(backprop_check(SIZES[1], cost))
     return a

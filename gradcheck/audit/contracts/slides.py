@@ -81,8 +81,6 @@ def build(**options) -> Assignment:
                    title='The 2-2-2 network of "Back propagation explained"', description=DESCRIPTION,
                    seed=options.pop("seed", 8), **options)
     a.summary_line = "Three seeded sets of weights, inputs and targets; weights numbered as in the description."
-    a.check("forward", points=30)(forward_check)
-    a.check("gradients", points=70)(gradients_check)
-    for c in a.checks:
-        c.part_noun = "values" if c.name == "forward" else "weight gradients"
+    a.check("forward", points=30, part_noun="values")(forward_check)
+    a.check("gradients", points=70, part_noun="weight gradients")(gradients_check)
     return a

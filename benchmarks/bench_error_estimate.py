@@ -27,7 +27,6 @@ import common  # noqa: E402
 common.single_threaded_blas()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -243,12 +242,8 @@ def main(argv=None) -> int:
         table, "", verdict, "",
     ])
     print("\n" + md)
-    os.makedirs(common.RESULTS, exist_ok=True)
-    with open(os.path.join(common.RESULTS, args.out + ".md"), "w") as fh:
-        fh.write(md)
-    with open(os.path.join(common.RESULTS, args.out + ".json"), "w") as fh:
-        json.dump({"machine": info, "command": common.command_line(), "rows": [asdict(r) for r in rows],
-                   "summary": verdict}, fh, indent=1)
+    common.write_results(args.out, md, {"machine": info, "command": common.command_line(),
+                                        "rows": [asdict(r) for r in rows], "summary": verdict})
     return 0
 
 

@@ -26,7 +26,6 @@ import common  # noqa: E402
 common.single_threaded_blas()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -174,11 +173,7 @@ def main(argv=None) -> int:
         "gradient. The resolution is fast mode's stated guarantee for the first weight matrix (a single-element error "
         "above it is seen with 99 % probability).\n",
         table, ""])
-    os.makedirs(common.RESULTS, exist_ok=True)
-    with open(os.path.join(common.RESULTS, out + ".md"), "w") as fh:
-        fh.write(md)
-    with open(os.path.join(common.RESULTS, out + ".json"), "w") as fh:
-        json.dump({"machine": info, "command": common.command_line(), "rows": rows}, fh, indent=1)
+    common.write_results(out, md, {"machine": info, "command": common.command_line(), "rows": rows})
     print(f"wrote benchmarks/results/{out}.md")
     return 0
 

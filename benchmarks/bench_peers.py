@@ -552,7 +552,7 @@ def main(argv=None) -> int:
                           data.get("skip_seconds", SKIP_SECONDS))
         data.pop("targets", None)
         data["summary"] = tl
-        _write(args.out or "peers", text, data)
+        common.write_results(args.out or "peers", text, data)
         print(text)
         return 0
     sizes = args.sizes or (["100", "11.5k"] if args.quick else list(SIZES))
@@ -585,20 +585,12 @@ def main(argv=None) -> int:
     command = common.command_line()
     text, tl = render(info, command, results, mem, sizes, repeats, skip)
     print("\n" + text)
-    _write(args.out or ("peers-quick" if args.quick else "peers"), text, {
+    common.write_results(args.out or ("peers-quick" if args.quick else "peers"), text, {
         "machine": info, "command": command, "repeats": repeats, "skip_seconds": skip,
         "results": [asdict(r) for r in results],
         "gradcheck_overhead_memory": {k: {"peak_bytes": v[0], "param_bytes": v[1]} for k, v in mem.items()},
         "summary": tl})
     return 0
-
-
-def _write(stem: str, text: str, data: dict) -> None:
-    os.makedirs(common.RESULTS, exist_ok=True)
-    with open(os.path.join(common.RESULTS, stem + ".md"), "w") as fh:
-        fh.write(text)
-    with open(os.path.join(common.RESULTS, stem + ".json"), "w") as fh:
-        json.dump(data, fh, indent=1)
 
 
 if __name__ == "__main__":

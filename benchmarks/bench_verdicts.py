@@ -30,7 +30,6 @@ import common  # noqa: E402
 common.single_threaded_blas()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 
@@ -155,13 +154,8 @@ def main(argv=None) -> int:
         "announced: fast mode states the smallest single-element error it sees with 99 % probability, and no mode can "
         "see an error within the element floor of the gradient's dtype (atol + rtol * |g|).\n",
         table, ""])
-    os.makedirs(common.RESULTS, exist_ok=True)
-    with open(os.path.join(common.RESULTS, out + ".md"), "w") as fh:
-        fh.write(md)
-    with open(os.path.join(common.RESULTS, out + ".json"), "w") as fh:
-        json.dump({"machine": info, "command": common.command_line(), "seconds": elapsed,
-                   "rows": [dict(zip(header, r)) for r in rows], "examples": examples[:200]}, fh, indent=1,
-                  default=str)
+    common.write_results(out, md, {"machine": info, "command": common.command_line(), "seconds": elapsed,
+                                   "rows": [dict(zip(header, r)) for r in rows], "examples": examples[:200]})
     print(f"wrote benchmarks/results/{out}.md")
     return 0
 

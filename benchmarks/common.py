@@ -11,6 +11,7 @@ Parameters are a dict {"W1", "b1", ..., "WL", "bL"} with v_l = h_{l-1} @ W_l + b
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -236,3 +237,12 @@ def md_table(header: list, rows: list) -> str:
 
 def command_line() -> str:
     return "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+
+def write_results(stem: str, md: str, data: dict) -> None:
+    """benchmarks/results/<stem>.md (the markdown) and <stem>.json (``data``; what json cannot write, as str)."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, stem + ".md"), "w") as fh:
+        fh.write(md)
+    with open(os.path.join(RESULTS, stem + ".json"), "w") as fh:
+        json.dump(data, fh, indent=1, default=str)

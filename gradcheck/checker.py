@@ -44,9 +44,8 @@ def run_check(f, params, grads, opts: Options, target: Target = Target()):
     start = clock()
     problem = Problem(f, params, call=target.call, root=target.root)
     f0, per_call = _first_evaluations(problem)
-    gradient = grads if grads is not None else _torch_gradient_function(f, params, problem)
-    user, dtypes = read_user_gradient(f, params, gradient, problem, target.what)
-    wide = widen(gradient, problem, user, dtypes)   # float32 from a function: its float64 rerun is checked
+    user, dtypes = read_user_gradient(f, params, grads, problem, target.what)
+    wide = widen(grads, problem, user, dtypes)   # float32 from a function: its float64 rerun is checked
     oracle = _resolve_oracle(opts, grads, problem)
     source = "autodiff" if grads is None else "function" if callable(grads) else "arrays"
     ctx = build_context(problem, f0, wide.user, wide.dtypes, opts, source)
@@ -64,15 +63,6 @@ def run_check(f, params, grads, opts: Options, target: Target = Target()):
             fast = fast_check(ctx, stepping, first)
     return assemble_report(ctx, oracle=oracle, mode=mode, mode_reason=reason, stepping=stepping, fast=fast,
                            elapsed=clock() - start, kind=target.kind)
-
-
-def _torch_gradient_function(f, params, problem: Problem):
-    """grads=None with torch code: torch's autograd as a gradient function (so its float64 rerun is checked)."""
-    if not problem.involves("torch"):
-        return None
-    from gradcheck import oracle_torch
-
-    return oracle_torch.gradient_function(f) if oracle_torch.is_torch(params, f) else None
 
 
 def _first_evaluations(problem: Problem) -> tuple[float, float]:

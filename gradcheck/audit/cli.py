@@ -125,8 +125,7 @@ def _clear(out: str) -> list:
     Refuses (with the names) when OUT holds anything a run does not write, so that a
     mistyped --out never deletes someone's files.
     """
-    import shutil
-
+    from .workspace import remove_tree
     from .writers import CLASS_FILES
 
     entries = _earlier_run(out)
@@ -135,11 +134,7 @@ def _clear(out: str) -> list:
         raise _BadArgs(f"--overwrite: {out!r} holds entries no gradcheck audit run wrote "
                        f"({', '.join(sorted(foreign)[:5])}); not deleting anything; give a new folder")
     for e in entries:
-        path = os.path.join(out, e)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
+        remove_tree(os.path.join(out, e))
     return entries
 
 

@@ -111,89 +111,99 @@ TOO_BIG = "the submission is larger than {} MB"
 TOO_SLOW = "copying the submission took longer than {:g} s"
 
 
+class _Bounds:
+    """The four copy bounds, and what one walk of the submission has used of them so far."""
+
+    def __init__(self, max_bytes: int, max_files: int, max_depth: int, max_seconds: float, deadline: float):
+        self.max_bytes, self.max_files, self.max_depth = max_bytes, max_files, max_depth
+        self.max_seconds, self.deadline = max_seconds, deadline
+        self.files = self.bytes = 0
+
+    def entry(self) -> None:
+        self.files += 1
+        if self.files > self.max_files:
+            raise SubmissionTooLarge(TOO_MANY.format(self.max_files))
+        if time.monotonic() > self.deadline:
+            raise SubmissionTooLarge(TOO_SLOW.format(self.max_seconds))
+
+    def folder(self, depth: int) -> None:
+        if depth > self.max_depth:
+            raise SubmissionTooLarge(TOO_DEEP.format(self.max_depth))
+
+    def room_for(self, size: int) -> None:
+        if self.bytes + size > self.max_bytes:
+            raise SubmissionTooLarge(TOO_BIG.format(self.max_bytes >> 20))
+
+
+def _walk(src: str, bounds: _Bounds, *, sort: bool = False, unreadable=None):
+    """Every entry under ``src`` as (path relative to it, DirEntry, is a folder), each counted
+    against ``bounds`` (files, time, depth).  A folder is entered after the caller has seen it;
+    ``unreadable(rel, error)`` hears of a folder that cannot be listed."""
+    stack = [("", 0)]
+    while stack:
+        rel, depth = stack.pop()
+        try:
+            it = os.scandir(os.path.join(src, rel))
+        except OSError as err:
+            if unreadable is not None:
+                unreadable(rel, err)
+            continue
+        with it:
+            for e in sorted(it, key=lambda e: e.name) if sort else it:
+                bounds.entry()
+                name = os.path.join(rel, e.name)
+                try:
+                    is_dir = e.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    bounds.folder(depth + 1)
+                yield name, e, is_dir
+                if is_dir:
+                    stack.append((name, depth + 1))
+
+
 def copy_submission(src: str, dst: str, *, max_bytes: int = 50 << 20, max_files: int = 2000, max_depth: int = 40,
                     max_seconds: float = 20.0, owner: int | None = None) -> list[str]:
     """Copy regular files and folders of ``src`` into ``dst`` (modes 0700/0600); returns what was skipped.
 
     Links, fifos, sockets and devices are skipped (named in the result).  Raises
     ``SubmissionTooLarge`` past ``max_files`` entries, ``max_depth`` levels, ``max_bytes``
-    in total or ``max_seconds``.  ``owner``: chown everything to this uid (root only).
+    in total or ``max_seconds``, before copying anything: a first walk reads at most
+    ``max_files + 1`` entries (60,000 files cost what 2,001 do) and copies nothing; the copy
+    checks the same bounds again as it goes (the walk and the copy are not one instant).
+    ``owner``: chown everything to this uid (root only).
     """
-    skipped: list[str] = []
     deadline = time.monotonic() + max_seconds
-    _measure(src, max_bytes=max_bytes, max_files=max_files, max_depth=max_depth, deadline=deadline,
-             max_seconds=max_seconds)
-    total = count = 0
+    limits = (max_bytes, max_files, max_depth, max_seconds, deadline)
+    measured = _Bounds(*limits)
+    for _, e, is_dir in _walk(src, measured):
+        try:
+            if not is_dir and e.is_file(follow_symlinks=False):
+                size = e.stat(follow_symlinks=False).st_size
+                measured.room_for(size)
+                measured.bytes += size
+        except OSError:
+            continue
+    skipped: list[str] = []
+    copied = _Bounds(*limits)
     os.makedirs(dst, mode=0o700, exist_ok=True)
     os.chmod(dst, 0o700)
     if owner is not None:
         os.chown(dst, owner, owner)
-    stack = [("", 0)]
-    while stack:
-        rel, depth = stack.pop()
-        try:
-            entries = sorted(os.scandir(os.path.join(src, rel)), key=lambda e: e.name)
-        except OSError as e:
-            skipped.append(f"{rel or '.'} ({e.strerror})")
-            continue
-        for e in entries:
-            count += 1
-            if count > max_files:
-                raise SubmissionTooLarge(TOO_MANY.format(max_files))
-            if time.monotonic() > deadline:
-                raise SubmissionTooLarge(TOO_SLOW.format(max_seconds))
-            name = os.path.join(rel, e.name)
-            target = os.path.join(dst, name)
-            if e.is_dir(follow_symlinks=False):
-                if depth + 1 > max_depth:
-                    raise SubmissionTooLarge(TOO_DEEP.format(max_depth))
-                os.mkdir(target, 0o700)
-                if owner is not None:
-                    os.chown(target, owner, owner)
-                stack.append((name, depth + 1))
-            elif e.is_file(follow_symlinks=False):
-                size = e.stat(follow_symlinks=False).st_size
-                if total + size > max_bytes:
-                    raise SubmissionTooLarge(TOO_BIG.format(max_bytes >> 20))
-                total += _copy_file(e.path, target, owner)
-            else:
-                skipped.append(name)
+    for name, e, is_dir in _walk(src, copied, sort=True,
+                                 unreadable=lambda rel, err: skipped.append(f"{rel or '.'} ({err.strerror})")):
+        target = os.path.join(dst, name)
+        if is_dir:
+            os.mkdir(target, 0o700)
+            if owner is not None:
+                os.chown(target, owner, owner)
+        elif e.is_file(follow_symlinks=False):
+            copied.room_for(e.stat(follow_symlinks=False).st_size)
+            copied.bytes += _copy_file(e.path, target, owner)
+        else:
+            skipped.append(name)
     return skipped
-
-
-def _measure(src: str, *, max_bytes: int, max_files: int, max_depth: int, deadline: float,
-             max_seconds: float) -> None:
-    """Refuse an oversized submission before copying any of it: a walk that reads at most
-    ``max_files + 1`` entries (60,000 files cost what 2,001 do) and copies nothing.
-
-    The copy checks the same limits again as it goes (the walk and the copy are not one instant).
-    """
-    total = count = 0
-    stack = [("", 0)]
-    while stack:
-        rel, depth = stack.pop()
-        try:
-            it = os.scandir(os.path.join(src, rel))
-        except OSError:
-            continue   # the copy names it among the skipped
-        with it:
-            for e in it:
-                count += 1
-                if count > max_files:
-                    raise SubmissionTooLarge(TOO_MANY.format(max_files))
-                if time.monotonic() > deadline:
-                    raise SubmissionTooLarge(TOO_SLOW.format(max_seconds))
-                try:
-                    if e.is_dir(follow_symlinks=False):
-                        if depth + 1 > max_depth:
-                            raise SubmissionTooLarge(TOO_DEEP.format(max_depth))
-                        stack.append((os.path.join(rel, e.name), depth + 1))
-                    elif e.is_file(follow_symlinks=False):
-                        total += e.stat(follow_symlinks=False).st_size
-                        if total > max_bytes:
-                            raise SubmissionTooLarge(TOO_BIG.format(max_bytes >> 20))
-                except OSError:
-                    continue
 
 
 def _copy_file(src: str, dst: str, owner: int | None) -> int:

@@ -138,6 +138,12 @@ def _clear(out: str) -> list:
     return entries
 
 
+def _usage_error(prog: str, e: _BadArgs) -> int:
+    """Say what is wrong with the arguments and where the help is; exit code 2."""
+    print(f"{prog}: error: {e}\n(see '{prog} --help')", file=sys.stderr)
+    return 2
+
+
 def merge_main(argv) -> int:
     """``gradcheck audit merge OUT_1 ... OUT_N --out OUT``."""
     p = _Parser(prog="gradcheck audit merge", description="Combine the OUT folders of --shard runs into one "
@@ -158,8 +164,7 @@ def merge_main(argv) -> int:
         except MergeError as e:
             raise _BadArgs(str(e)) from None
     except _BadArgs as e:
-        print(f"gradcheck audit merge: error: {e}\n(see 'gradcheck audit merge --help')", file=sys.stderr)
-        return 2
+        return _usage_error("gradcheck audit merge", e)
     except SystemExit as e:  # --help
         return int(e.code or 0)
     print(f"gradcheck audit merge: {n} submissions from {len(args.shards)} shards -> "
@@ -225,8 +230,7 @@ def _main(argv=None) -> int:
                 _gradescope_failure(args.results, f"The autograder is misconfigured: {e}")
             raise _BadArgs(str(e)) from None
     except _BadArgs as e:
-        print(f"gradcheck audit: error: {e}\n(see 'gradcheck audit --help')", file=sys.stderr)
-        return 2
+        return _usage_error("gradcheck audit", e)
     except SystemExit as e:  # --help
         return int(e.code or 0)
 

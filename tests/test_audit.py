@@ -8,7 +8,6 @@ and well-formed results.json / summary.csv / report.html for every submission.
 from __future__ import annotations
 
 import csv
-import hashlib
 import html.parser
 import json
 import os
@@ -20,6 +19,7 @@ import pytest
 
 from gradcheck.audit import cli
 from gradcheck.audit.sandbox import HARNESS
+from tests.test_audit_integrity import _hashes
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "audit_fixtures")
 CORRECT = ["correct_matrix", "correct_loops", "Zoë Ångström (late)", "<img src=x onerror=alert(1)>"]
@@ -31,16 +31,6 @@ BUGS = {  # fixture -> (catalog name, checks it breaks)
 }
 EVIL_PIDS = "GRADCHECK_FIXTURE_LOG"      # env vars: files in tmp_path the hostile fixtures would write
 PWNED = "GRADCHECK_FIXTURE_PWNED"        # to only if their code ran in the grader's own process
-
-
-def _hashes(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def _become_subreaper():

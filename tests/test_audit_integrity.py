@@ -21,16 +21,12 @@ import uuid
 
 import pytest
 
-from gradcheck.audit import engine, workspace
-from tests.test_audit_sandbox import build_tree
+from gradcheck.audit import workspace
+from tests.test_audit_sandbox import BWRAP, ROOT, build_tree
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "audit_fixtures")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HONEST = ["correct_matrix", "correct_loops", "bug_missing_half"]
-ROOT = os.geteuid() == 0
-BWRAP = engine.bwrap_problem(engine.bwrap_binary(), os.geteuid()) is None
-ENGINES = [pytest.param("bwrap", marks=pytest.mark.skipif(not BWRAP, reason="bubblewrap cannot run here")),
-           pytest.param("fallback", marks=pytest.mark.skipif(not ROOT, reason="the fallback protects only as root"))]
 MEMORY_MB = 256
 SCRATCH_MB, SCRATCH_FILES = 64, 10_000  # the Limits defaults the fixtures push against
 
@@ -74,6 +70,7 @@ def _scores(out, names):
 
 
 def _hashes(folder):
+    """{path relative to ``folder``: sha256} of every file below it."""
     out = {}
     for root, _, files in os.walk(folder):
         for n in files:
@@ -91,31 +88,27 @@ def _copy(name, subs, as_name=None, probe=None):
     return dst
 
 
-def _processes_named(name):
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/comm") as f:
-                    if f.read().strip() == name:
-                        found.append(int(pid))
-            except OSError:
-                pass
-    return found
-
-
-def _processes_of_grader(pid):
-    """Live processes in a cgroup of grader ``pid`` (the sandbox puts every child's whole tree in one)."""
+def _processes(entry, wanted):
+    """Pids whose /proc/<pid>/<entry> text satisfies ``wanted`` (processes gone meanwhile are skipped)."""
     found = []
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
-                with open(f"/proc/{p}/cgroup") as f:
-                    if f"/gradcheck-{pid}-" in f.read():
+                with open(f"/proc/{p}/{entry}") as f:
+                    if wanted(f.read()):
                         found.append(int(p))
             except OSError:
                 pass
     return found
+
+
+def _processes_named(name):
+    return _processes("comm", lambda text: text.strip() == name)
+
+
+def _processes_of_grader(pid):
+    """Live processes in a cgroup of grader ``pid`` (the sandbox puts every child's whole tree in one)."""
+    return _processes("cgroup", lambda text: f"/gradcheck-{pid}-" in text)
 
 
 @pytest.fixture(scope="module")

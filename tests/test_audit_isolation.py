@@ -14,7 +14,8 @@ import uuid
 import pytest
 
 from gradcheck.audit import treelimits, workspace
-from tests.test_audit_integrity import ENGINES, _copy, _grade, _probe, _processes_named
+from tests.test_audit_integrity import _copy, _grade, _probe, _processes_named
+from tests.test_audit_sandbox import ENGINES
 
 
 @pytest.mark.parametrize("sandbox", ENGINES)

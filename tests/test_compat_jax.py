@@ -11,33 +11,10 @@ from jax.test_util import check_grads as jax_check_grads  # noqa: E402
 
 from gradcheck import GradcheckUsageError, GradientMismatch  # noqa: E402
 from gradcheck.compat.jax import check_grads  # noqa: E402
+from tests.torch_functions import cube_vjp, sin_jvp  # noqa: E402
 
 X = jnp.array([0.5, -1.0, 2.0])
 OFF = np.array([1.0, 1.01, 1.0], dtype=np.float32)
-
-
-def sin_jvp(factor):
-    @jax.custom_jvp
-    def s(x):
-        return jnp.sin(x)
-
-    @s.defjvp
-    def rule(primals, tangents):
-        (x,), (t,) = primals, tangents
-        return jnp.sin(x), jnp.cos(x) * t * jnp.asarray(factor, x.dtype)
-    return s
-
-
-def cube_vjp(factor=1.0, stop=False):
-    @jax.custom_vjp
-    def cube(x):
-        return x ** 3
-
-    def bwd(x, g):
-        x2 = jax.lax.stop_gradient(x) if stop else x
-        return (g * 3 * x2 ** 2 * jnp.asarray(factor, x.dtype),)
-    cube.defvjp(lambda x: (x ** 3, x), bwd)
-    return cube
 
 
 def test_signature_is_jaxs():

@@ -4,7 +4,7 @@ import pytest
 
 import gradcheck
 from gradcheck import GradientMismatch, StructureMismatch, assert_jvp_match, jvp_report
-from tests.torch_functions import exp_function, optional
+from tests.torch_functions import exp_function, optional, sin_jvp
 
 
 def f(x):
@@ -77,23 +77,10 @@ def test_numpy_f_without_jvp_is_a_usage_error():
 class TestJax:
     jax = optional("jax")  # skipped per test, so the numpy tests still run without it
 
-    def rules(self, factor):
-        jax, jnp = self.jax, self.jax.numpy
-
-        @jax.custom_jvp
-        def s(x):
-            return jnp.sin(x)
-
-        @s.defjvp
-        def s_jvp(primals, tangents):
-            (x,), (t,) = primals, tangents
-            return jnp.sin(x), jnp.cos(x) * t * jnp.asarray(factor, dtype=x.dtype)
-        return s
-
     def test_custom_jvp_rule_is_what_gets_checked(self):
         x = self.jax.numpy.asarray(X)
-        assert jvp_report(self.rules([1.0, 1.0, 1.0, 1.0]), (x,), (self.jax.numpy.asarray(T),)).passed
-        report = jvp_report(self.rules([1.0, 1.0, 1.01, 1.0]), (x,), (self.jax.numpy.asarray(T),))
+        assert jvp_report(sin_jvp([1.0, 1.0, 1.0, 1.0]), (x,), (self.jax.numpy.asarray(T),)).passed
+        report = jvp_report(sin_jvp([1.0, 1.0, 1.01, 1.0]), (x,), (self.jax.numpy.asarray(T),))
         assert not report.passed and report.params[0].worst_index == (2,)
 
     def test_against_jax_jvp_of_a_reference(self):

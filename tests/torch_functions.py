@@ -1,4 +1,5 @@
-"""Helpers shared by the torch (and jax) tests: torch autograd.Functions, built (and torch imported) on demand."""
+"""Helpers shared by the torch and jax tests: torch autograd.Functions and jax custom rules, built (and torch or
+jax imported) on demand."""
 import pytest
 
 
@@ -61,3 +62,37 @@ def exp_function(factor=1.0):
             return y * t * Exp.factor
     Exp.factor = factor
     return Exp
+
+
+def sin_jvp(factor=1.0):
+    """jnp.sin with a custom_jvp rule whose tangent is multiplied by ``factor`` (1.0: correct; an array scales
+    element by element)."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.custom_jvp
+    def s(x):
+        return jnp.sin(x)
+
+    @s.defjvp
+    def rule(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return jnp.sin(x), jnp.cos(x) * t * jnp.asarray(factor, x.dtype)
+    return s
+
+
+def cube_vjp(factor=1.0, stop=False):
+    """x**3 with a custom_vjp rule multiplied by ``factor`` (1.0: correct); ``stop`` stops the gradient through x
+    in the rule (right first, wrong second derivatives)."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.custom_vjp
+    def cube(x):
+        return x ** 3
+
+    def bwd(x, g):
+        x2 = jax.lax.stop_gradient(x) if stop else x
+        return (g * 3 * x2 ** 2 * jnp.asarray(factor, x.dtype),)
+    cube.defvjp(lambda x: (x ** 3, x), bwd)
+    return cube

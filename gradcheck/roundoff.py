@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradcheck import tolerances
 from gradcheck.compare import Comparison, compare_arrays
 from gradcheck.problem import Problem, flatten_like
 
@@ -74,8 +75,9 @@ def widen(grads, problem: Problem, user: list, dtypes: list) -> Widened:
 def narrow_comparison(narrow: np.ndarray, wide: np.ndarray, dtype, global_scale: float) -> Comparison:
     """Your float32 result against your float64 one, at float32 round-off (generous) tolerances."""
     scale = float(np.max(np.abs(wide[np.isfinite(wide)]), initial=0.0))
-    eps = float(np.finfo(dtype).eps)
-    atol = max(NARROW_ATOL_FRAC * scale, 100 * eps * global_scale)
+    # as in tolerances.resolve: 100 eps of the global scale, but never more than the block's own fraction
+    # (100 eps of float16 would be 10 %, of bfloat16 78 %)
+    atol = max(NARROW_ATOL_FRAC * scale, min(100 * tolerances.eps_of(dtype), NARROW_ATOL_FRAC) * global_scale)
     return compare_arrays(narrow, wide, rtol=NARROW_RTOL, atol=atol, dtype=dtype)
 
 

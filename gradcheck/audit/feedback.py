@@ -72,12 +72,12 @@ def failure_text(out, function: str) -> str:
         text = f"{function}() {out.message}"
     elif out.kind == "exit":
         text = f"{function}() {out.message}; nothing was returned"
-    elif out.kind in ("crash", "protocol", "stale"):
+    elif out.kind in ("crash", "protocol", "stale", "convert"):
         text = f"{function}(): {out.message}"
-    elif out.kind in ("missing", "import"):
-        text = out.message if out.kind == "missing" else f"importing your code failed: {out.error_type}: {out.message}"
-    elif out.kind == "convert":
-        text = f"{function}(): {out.message}"
+    elif out.kind == "missing":
+        text = out.message
+    elif out.kind == "import":
+        text = f"importing your code failed: {out.error_type}: {out.message}"
     else:
         msg = out.message if len(out.message) <= 300 else out.message[:300] + " … (message cut)"
         text = f"{function}() raised {out.error_type or 'an exception'}: {msg}"

@@ -134,13 +134,15 @@ def zero_expected_hint(n: int, where: list) -> str:
     return f"{ZERO_EXPECTED_HINT}: {_count(n, 'element')}, at {at}"
 
 
-def float32_mismatch_line(m: dict) -> str:
-    """Your float32 result differs from your own float64 result by more than round-off (roundoff.py)."""
+def float32_mismatch_line(m: dict, dtype: str = "float32") -> str:
+    """Your float32 (or float16/bfloat16) result differs from your own float64 result by more than round-off
+    (roundoff.py)."""
     idx = ", ".join(map(str, m["index"]))
     a, b = _pair(m["float32"], m["float64"])
-    return (f"your gradient function gives different results for float32 and float64 params beyond "
-            f"float32 round-off ({m['n']} element(s), rtol={m['rtol']:.0e}, atol={_g(m['atol'])}): at [{idx}] "
-            f"{a} (float32) vs {b} (float64); does its float32 path differ (an overflow, a cast, a branch on dtype)?")
+    return (f"your gradient function gives different results for {dtype} and float64 params beyond "
+            f"{dtype} round-off ({m['n']} element(s), rtol={m['rtol']:.0e}, atol={_g(m['atol'])}): at [{idx}] "
+            f"{a} ({dtype}) vs {b} (float64); does its {dtype} path differ (an overflow, a cast, a branch on "
+            f"dtype)?")
 
 
 def tie_line(tie: dict) -> str:
@@ -228,7 +230,7 @@ def format_report(r: CheckReport) -> str:
     for p in (bad if not r.passed else []):
         shape = "x".join(str(s) for s in p.shape) or "scalar"
         if p.float32_mismatch and not p.n_mismatch:
-            counted = "your float64 result matches; your float32 result differs from it beyond round-off"
+            counted = f"your float64 result matches; your {p.dtype} result differs from it beyond round-off"
         elif p.n_checked and p.tie_failures and not p.n_mismatch:
             counted = f"no subgradient at a tie ({p.n_checked} elements each within their own interval)"
         elif p.n_checked:
@@ -256,7 +258,7 @@ def format_report(r: CheckReport) -> str:
             lines.append(f"  {'':<{width}}  {idx}: yours {_v(p.worst_actual)}, "
                          f"expected {expected}")
         if p.float32_mismatch:
-            lines.append(f"  {'':<{width}}  {float32_mismatch_line(p.float32_mismatch)}")
+            lines.append(f"  {'':<{width}}  {float32_mismatch_line(p.float32_mismatch, p.dtype)}")
         for tie in p.tie_failures[:3]:
             lines.append(f"  {'':<{width}}  {tie_line(tie)}")
         for d in p.diagnosis:

@@ -104,10 +104,6 @@ _TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", list: 
                (int, float): "a number", (str, list): "a string or a list of strings"}
 
 
-def _type_word(t) -> str:
-    return _TYPE_WORDS[t]
-
-
 def _check_types(data: dict, where: str) -> dict:
     unknown = [s for s in data if s not in _SCHEMA]
     if unknown:
@@ -124,7 +120,7 @@ def _check_types(data: dict, where: str) -> dict:
             want = keys[key]
             bad = isinstance(value, bool) and want is not bool and (not isinstance(want, tuple) or bool not in want)
             if bad or not isinstance(value, want):
-                raise AssignmentError(f"{where}: [{section}] {key} must be {_type_word(want)}, got {value!r}")
+                raise AssignmentError(f"{where}: [{section}] {key} must be {_TYPE_WORDS[want]}, got {value!r}")
         merged[section] = {**_DEFAULTS.get(section, {}), **got}
     if "name" not in merged["assignment"]:
         raise AssignmentError(f"{where}: [assignment] needs a name, e.g. name = \"mlp\"")
@@ -195,13 +191,11 @@ def parse(data: dict, where: str = "<assignment>") -> TomlAssignment:
     archs = _architectures(d["architectures"], a["seed"], where)
     from .contracts._refs import rn
 
-    NetSpec = rn.NetSpec
-
-    acts = net["activations"]
+    acts = tuple(net["activations"]) if isinstance(net["activations"], list) else net["activations"]
     for arch in archs:
         try:
-            NetSpec(sizes=arch.sizes, activations=tuple(acts) if isinstance(acts, list) else acts,
-                    bias=net["bias"], layout=net["layout"], target=net["target"])
+            rn.NetSpec(sizes=arch.sizes, activations=acts, bias=net["bias"], layout=net["layout"],
+                       target=net["target"])
         except ValueError as e:
             raise AssignmentError(f"{where}: [network] does not fit architecture {arch.label}: {e}") from None
     tol = d["tolerances"]
@@ -227,7 +221,7 @@ def parse(data: dict, where: str = "<assignment>") -> TomlAssignment:
         raise AssignmentError(f"{where}: [feedback] visibility must be one of {', '.join(VISIBILITY)}, got {vis!r}")
     return TomlAssignment(
         name=a["name"], title=a["title"] or a["name"], module=a["module"], seed=a["seed"],
-        activations=tuple(acts) if isinstance(acts, list) else acts, target=net["target"], layout=net["layout"],
+        activations=acts, target=net["target"], layout=net["layout"],
         bias=net["bias"], functions=dict(fn), points={c: float(pts[c]) for c in CHECKS}, architectures=archs,
         rtol=tol.get("rtol"), atol=tol.get("atol"), timeout=float(lim["timeout"]), memory_mb=lim["memory_mb"],
         cpu_seconds=lim["cpu_seconds"], file_mb=lim["file_mb"], nproc=lim["nproc"],

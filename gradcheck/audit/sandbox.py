@@ -24,12 +24,8 @@ from . import engine as engine_mod
 from . import wire, workspace
 from .wire import Handle, WireError
 
-HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
-# What the child needs of gradcheck: these two files, side by side (harness loads wire by path).
-CHILD_FILES = (HARNESS, os.path.join(os.path.dirname(HARNESS), "wire.py"))
-MAGIC = wire.MAGIC
+HARNESS = os.path.join(engine_mod.HARNESS_DIR, "harness.py")   # the child's program (engine.CHILD_FILES)
 _HEAD = wire.HEAD
-_MAX_HEADER = wire.MAX_HEADER
 _CHILD_IDS = itertools.count(1)   # one per child process ever started here: tells live handles from stale
 
 
@@ -338,7 +334,7 @@ class Sandbox:
         start = time.monotonic()
         deadline = start + timeout
         open_fds = {rep_r, out_fd, err_fd}
-        limit = _HEAD.size + _MAX_HEADER + self.limits.result_mb * (1 << 20)
+        limit = _HEAD.size + wire.MAX_HEADER + self.limits.result_mb * (1 << 20)
         result: Outcome | None = None
         os.set_blocking(req_w, False)
         while result is None:

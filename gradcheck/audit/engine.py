@@ -154,16 +154,16 @@ class Session:
         """Start one child running the harness with ``cfg`` (plus this engine's settings)."""
         if self.tree is None:
             self.tree = treelimits.TreeLimit(self.limits.memory_mb << 20, self.limits.nproc)
-        self.extra_fds: list[int] = []
+        cfg, extra_fds = dict(cfg), []
         try:
-            argv, cfg = self.command(dict(cfg))
+            argv = self.command(cfg, extra_fds)
             return subprocess.Popen(
-                [*self.tree.join_prefix(), *argv[:-1], json.dumps(cfg)], pass_fds=(*pass_fds, *self.extra_fds),
+                [*self.tree.join_prefix(), *argv, json.dumps(cfg)], pass_fds=(*pass_fds, *extra_fds),
                 cwd="/", env=dict(CHILD_ENV, HOME=cfg["workdir"],
                                   TMPDIR="/tmp" if cfg.get("private_tmp") else cfg["workdir"]),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         finally:
-            for fd in self.extra_fds:
+            for fd in extra_fds:
                 os.close(fd)
 
     def kill(self, proc: subprocess.Popen) -> None:
@@ -197,7 +197,9 @@ class Session:
         return code
 
     # -- per engine
-    def command(self, cfg: dict):
+    def command(self, cfg: dict, extra_fds: list) -> list:
+        """The child's argv up to its config (appended as JSON); adds this engine's settings to ``cfg``.
+        Fds the child must inherit go in ``extra_fds`` (closed here once it started)."""
         raise NotImplementedError
 
     def _limits_cfg(self, cfg: dict) -> dict:
@@ -343,7 +345,7 @@ class BwrapSession(Session):
     def exit_status(self, code: int) -> int:
         return -(code - 128) if 128 < code < 128 + 65 else code  # bwrap reports a signal death as 128 + signal
 
-    def command(self, cfg: dict):
+    def command(self, cfg: dict, extra_fds: list) -> list:
         exe, prefixes = _interpreter()
         args = [self.engine.binary, *_namespace_args(os.geteuid()), *_system_binds()]
         for p in prefixes:  # bwrap would make their parents (e.g. /root) 0700: the sandbox uid must pass
@@ -368,13 +370,13 @@ class BwrapSession(Session):
             fd = os.memfd_create("gradcheck-seccomp", 0)
             os.write(fd, prog)
             os.lseek(fd, 0, os.SEEK_SET)
-            self.extra_fds.append(fd)
+            extra_fds.append(fd)
             args += ["--seccomp", str(fd)]
         cfg.update(workdir="/work", copy_from="/submission", paths=[site], uid=self.uid, no_network=False,
                    private_tmp=True, mounts=self._mounts("/work", self.uid) if self.root else [],
                    drop_caps=not self.root, engine="bwrap")
         self._limits_cfg(cfg)
-        return [*args, "--", exe, "-I", "-S", f"{INSIDE}/harness/harness.py", "CFG"], cfg
+        return [*args, "--", exe, "-I", "-S", f"{INSIDE}/harness/harness.py"]
 
 
 # --------------------------------------------------------------------------- fallback
@@ -396,7 +398,7 @@ class FallbackEngine(Engine):
 
 
 class FallbackSession(Session):
-    def command(self, cfg: dict):
+    def command(self, cfg: dict, extra_fds: list) -> list:
         exe = sys.executable
         if self.root:
             workspace.open_for_traversal()
@@ -415,7 +417,7 @@ class FallbackSession(Session):
                                   os.path.dirname(os.path.dirname(os.path.abspath(np.__file__))), HARNESS_DIR,
                                   self.dir}))
         self._limits_cfg(cfg)
-        return [exe, "-I", os.path.join(HARNESS_DIR, "harness.py"), "CFG"], cfg
+        return [exe, "-I", os.path.join(HARNESS_DIR, "harness.py")]
 
 
 # --------------------------------------------------------------------------- killing

@@ -364,7 +364,7 @@ class Handles:
 
     def get(self, hid, type_name=""):
         if hid not in self.objects:
-            raise StaleHandle(f"the object {type_name or ''} the grader refers to no longer exists "
+            raise StaleHandle(f"the {type_name or 'object'} the grader refers to no longer exists "
                               f"in this process (it was made by an earlier run of your code)")
         return self.objects[hid]
 

@@ -34,6 +34,8 @@ def grade_folder(a, folder: str, name: str, limits: Limits, engine="auto") -> gr
         label = "/".join(([root] if root else []) + [module.replace(".", "/") + ".py"])
         with Sandbox(folder, module, root=root, limits=limits, allowed_imports=list(a.allowed_imports)
                      if a.allowed_imports is not None else None, engine=engine) as sb:
+            # what the copy left out is the student's to read; the sandbox's other notes (some
+            # appear while the checks run, so they are read afterwards) are the instructor's
             res = grader.grade(a, sb, name, module_label=label, contents=listing(folder),
                                notes=[n for n in sb.notes if n.startswith("not copied")])
             infra = [n for n in sb.notes if not n.startswith("not copied")]
@@ -117,7 +119,7 @@ def audit(a, submissions: str, out: str, *, jobs: int = 1, timeout=None, memory_
             writers.write_submission(out, res, a.visibility)
         except Exception as e:  # noqa: BLE001 - one student's results must not stop the others'
             res.grader_error = res.grader_error or f"could not write results: {type(e).__name__}: {e}"
-        for n in getattr(res, "infra_notes", []):
+        for n in res.infra_notes:
             if n not in warned:
                 warned.add(n)
                 log(f"gradcheck audit: sandbox: {n}")

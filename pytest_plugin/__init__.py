@@ -24,6 +24,7 @@ __all__ = ["GradcheckFixture", "pytest_addoption", "pytest_configure", "gradchec
 SETTINGS_KEY = pytest.StashKey()
 CHECKS_KEY = pytest.StashKey()       # on an item: checks recorded since its last report
 REPORT_ATTR = "gradcheck_checks"     # on a TestReport: the checks made in that phase
+SKIP_REASON = f"gradcheck test: {_options.ENABLE_HINT}"   # marked tests without --gradcheck
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -142,7 +143,7 @@ class _Session:
     def pytest_collection_modifyitems(self, items) -> None:
         if self.settings.enabled:
             return
-        skip = pytest.mark.skip(reason=f"gradcheck test: {_options.ENABLE_HINT}")
+        skip = pytest.mark.skip(reason=SKIP_REASON)
         for item in items:
             if item.get_closest_marker("gradcheck") is not None:
                 item.add_marker(skip)
@@ -192,9 +193,9 @@ class _Session:
 
 
 def _skipped_for_the_flag(report) -> bool:
-    """A skip by our own marker gate (its reason starts with 'gradcheck test:'); a list after xdist's transport."""
+    """A skip by our own marker gate (its reason is SKIP_REASON); longrepr is a list after xdist's transport."""
     longrepr = report.longrepr
-    return isinstance(longrepr, (tuple, list)) and len(longrepr) == 3 and "gradcheck test: " in str(longrepr[2])
+    return isinstance(longrepr, (tuple, list)) and len(longrepr) == 3 and SKIP_REASON in str(longrepr[2])
 
 
 @pytest.fixture

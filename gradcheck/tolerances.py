@@ -45,7 +45,6 @@ def sharp_floor(dtype) -> Floor | None:
     return _SHARP_FLOORS.get(dtype.itemsize) if dtype.kind == "f" and dtype.itemsize < 8 else None
 
 
-
 def floor_for(dtype) -> Floor:
     """Default (rtol, atol_frac) for a gradient delivered in ``dtype``."""
     dtype = np.dtype(dtype) if not _is_bfloat16(dtype) else None
@@ -83,7 +82,7 @@ def eps_of(dtype) -> float:
     """Machine epsilon of a floating dtype (bfloat16 included); float64's for anything else."""
     if _is_bfloat16(dtype):
         return BFLOAT16_EPS
-    return float(np.finfo(_float_dtype(dtype)).eps)
+    return float(np.finfo(float_or_float64(dtype)).eps)
 
 
 AUTODIFF_ERROR = 1e3 * float(np.finfo(np.float64).eps)  # JAX's float64 gradient: error bar per unit magnitude
@@ -100,19 +99,10 @@ def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
     loses its digits), so its relative error can reach percents. A user ``atol`` is absolute.
     ``sharp``: fast mode's first tier for a narrow dtype (sharp_floor), where the user set neither.
     """
-    floor = floor_for(dtype)
-    if sharp and rtol is None and atol is None and sharp_floor(dtype) is not None:
-        floor = sharp_floor(dtype)
+    floor = (sharp and rtol is None and atol is None and sharp_floor(dtype)) or floor_for(dtype)
     r = floor.rtol if rtol is None else float(rtol)
     if atol is not None:
         return r, float(atol)
     eps = eps_of(dtype)
     # at most the block's own floor relative to the global scale: 100 eps of float16 would be 10 %
     return r, max(floor.atol_frac * scale, min(100 * eps, floor.atol_frac) * global_scale)
-
-
-def _float_dtype(dtype):
-    if _is_bfloat16(dtype):
-        return dtype
-    dtype = np.dtype(dtype)
-    return dtype if dtype.kind == "f" else np.dtype(np.float64)

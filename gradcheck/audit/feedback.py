@@ -77,10 +77,19 @@ def failure_text(out, function: str) -> str:
     elif out.kind == "missing":
         text = out.message
     elif out.kind == "import":
-        text = f"importing your code failed: {out.error_type}: {out.message}"
+        return "importing your code failed: " + import_failure(out)
     else:
         msg = out.message if len(out.message) <= 300 else out.message[:300] + " … (message cut)"
         text = f"{function}() raised {out.error_type or 'an exception'}: {msg}"
+    return _with_traceback(text, out)
+
+
+def import_failure(out) -> str:
+    """Why the student's module did not import: the error and their traceback, nothing around it."""
+    return _with_traceback(f"{out.error_type}: {out.message}", out)
+
+
+def _with_traceback(text: str, out) -> str:
     tb = student_traceback(out.traceback)
     if tb:
         text += "\ntraceback (most recent call last, your files only):\n" + tb

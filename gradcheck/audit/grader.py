@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from .context import Session
-from .feedback import capitalized, failure_text
+from .feedback import capitalized, import_failure
 from .results import CheckResult, SubmissionResult
 
 __all__ = ["grade", "CheckResult", "SubmissionResult"]
@@ -67,8 +67,7 @@ def grade(a, sandbox, name: str, *, module_label: str = "", notes=(), contents: 
             if a.description:
                 lines.append("What the assignment expects:\n" + a.description.rstrip())
         else:
-            lines.append(f"Your {label} could not be imported, so no check could run:\n"
-                         + failure_text(imported, label))
+            lines.append(f"Your {label} could not be imported, so no check could run:\n" + import_failure(imported))
     else:
         failed = [t for t in tests if t.status == "failed"]
         if failed:

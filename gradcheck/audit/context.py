@@ -163,6 +163,8 @@ class Context:
                 hint = " (transposed?)"
             else:
                 hint = ""
+            if value.shape == ():
+                raise Wrong(f"{what} is a single number, expected an array of shape {shape}")
             raise Wrong(f"{what} has shape {value.shape}, expected {shape}{hint}")
         want = self.tolerance_dtype
         if value.dtype.kind == "f" and value.dtype.itemsize < want.itemsize:

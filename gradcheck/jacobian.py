@@ -14,7 +14,7 @@ from gradcheck import fd, tolerances
 from gradcheck.context import Options
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
-from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonNumericParams, StructureMismatch
+from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic, NonNumericParams, StructureMismatch
 from gradcheck.problem import probing, to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
@@ -60,7 +60,7 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
     J = J.astype(np.float64)
     again = F(x0)
     if not np.array_equal(again, y0, equal_nan=True):
-        raise GradcheckUsageError("f returned different outputs at the same x: f is not deterministic "
+        raise NonDeterministic("f returned different outputs at the same x: f is not deterministic "
                                   "(fix its random seed, disable dropout).")
     rng = np.random.default_rng(seed)
     n = x0.size

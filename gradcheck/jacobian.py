@@ -14,8 +14,8 @@ from gradcheck import fd, tolerances
 from gradcheck.context import Options
 from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.diagnose import ElementEvidence, diagnose_block
-from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic, NonNumericParams, StructureMismatch
-from gradcheck.problem import probing, to_numpy
+from gradcheck.errors import GradcheckUsageError, NonDeterministic, NonNumericParams, StructureMismatch
+from gradcheck.problem import probing, raised, to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
 
@@ -40,8 +40,7 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
             with probing(xx is not x0):
                 out = f(xx.copy())
         except Exception as exc:  # noqa: BLE001
-            at = f" at {where}" if where else ""
-            raise FunctionRaised(f"f raised {type(exc).__name__}{at}: {exc}") from exc
+            raise raised("f", exc, f" at {where}" if where else "") from exc
         counter["n"] += 1
         arr = to_numpy(out)
         if not tolerances.is_real_numeric(arr.dtype):

@@ -22,7 +22,7 @@ from gradcheck.compare import compare_arrays, subgradient_target
 from gradcheck.context import check_tolerance
 from gradcheck.diagnose import ElementEvidence, diagnose_block
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, NonDeterministic, StructureMismatch
-from gradcheck.problem import Problem, _jax_x64, flatten_like, flatten_with_paths, probing, to_numpy
+from gradcheck.problem import Problem, _jax_x64, flatten_like, flatten_with_paths, probing, raised, to_numpy
 from gradcheck.report import CheckReport, ParamReport
 
 ORACLES = ("auto", "fd", "jax")
@@ -89,8 +89,7 @@ class _Line:
             try:
                 out = self.p.call(self.p.f, params)
             except Exception as exc:  # noqa: BLE001 - shown to the user
-                at = f" at {where}" if where else ""
-                raise FunctionRaised(f"f raised {type(exc).__name__}{at}: {exc}") from exc
+                raise raised("f", exc, f" at {where}" if where else "") from exc
         self.n_evals += 1
         return out
 
@@ -188,7 +187,7 @@ def _user_product(f, primals, tangents, jvp, problem, out_def, out_paths, out_le
         try:
             tree = jvp(tangents)
         except Exception as exc:  # noqa: BLE001
-            raise FunctionRaised(f"your jvp function raised {type(exc).__name__}: {exc}") from exc
+            raise raised("your jvp function", exc) from exc
     else:
         tree = jvp
     paths, parts, tree_def = flatten_with_paths(tree, "jvp")

@@ -325,6 +325,11 @@ def _positional_parameters(f) -> int | None:
     return sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
 
 
+def raised(who: str, exc: BaseException, at: str = "") -> FunctionRaised:
+    """The usage error for an exception out of the user's code: "{who} raised {type}{at}: {message}"."""
+    return FunctionRaised(f"{who} raised {type(exc).__name__}{at}: {_short(exc)}")
+
+
 def _short(exc: BaseException, limit: int = 500) -> str:
     try:
         text = str(exc)

@@ -17,7 +17,7 @@ import numpy as np
 
 from gradcheck import oracle_torch
 from gradcheck.errors import FunctionRaised, GradcheckUsageError, GradientMismatch
-from gradcheck.problem import Problem, flatten_like
+from gradcheck.problem import Problem, flatten_like, raised
 
 
 def hvp_report(f, params, hvp=None, *, grads=None, vector=None, mode=None, rtol=None, atol=None, seed=0,
@@ -125,7 +125,7 @@ def _hvp_report(f, params, hvp, grads, vector, mode, rtol, atol, seed, direction
         try:
             user = hvp(params, vector)
         except Exception as exc:  # noqa: BLE001
-            raise FunctionRaised(f"your hvp function raised {type(exc).__name__}: {exc}") from exc
+            raise raised("your hvp function", exc) from exc
     else:
         user = hvp
     # params as ONE argument of g: a tuple would be unpacked as several

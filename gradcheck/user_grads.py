@@ -5,8 +5,7 @@ import numpy as np
 
 from gradcheck import tolerances
 from gradcheck.autodiff import user_gradient
-from gradcheck.errors import FunctionRaised
-from gradcheck.problem import Problem, flatten_like
+from gradcheck.problem import Problem, flatten_like, raised
 
 
 def read_user_gradient(f, params, grads, problem: Problem, what: str):
@@ -18,7 +17,7 @@ def read_user_gradient(f, params, grads, problem: Problem, what: str):
         try:
             tree = grads(arg)
         except Exception as exc:  # noqa: BLE001
-            raise FunctionRaised(f"your gradient function raised {type(exc).__name__}: {exc}") from exc
+            raise raised("your gradient function", exc) from exc
         problem.check_unchanged(arg, problem.x0, who="your gradient function")
     else:
         tree = grads

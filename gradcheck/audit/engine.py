@@ -202,13 +202,12 @@ class Session:
         Fds the child must inherit go in ``extra_fds`` (closed here once it started)."""
         raise NotImplementedError
 
-    def _limits_cfg(self, cfg: dict) -> dict:
+    def _limits_cfg(self, cfg: dict) -> None:
         lim = self.limits
         tree_memory = self.tree is not None and self.tree.memory
         cfg.update(memory_mb=lim.memory_mb, cpu_seconds=lim.cpu_seconds, file_mb=lim.file_mb,
                    # without a memory cgroup the tree is one process, so RLIMIT_AS bounds all of it
                    nproc_extra=(lim.nproc if tree_memory else 0))
-        return cfg
 
     def _mounts(self, work: str, owner) -> list:
         lim = self.limits

@@ -25,7 +25,6 @@ from . import wire, workspace
 from .wire import Handle, WireError
 
 HARNESS = os.path.join(engine_mod.HARNESS_DIR, "harness.py")   # the child's program (engine.CHILD_FILES)
-_HEAD = wire.HEAD
 _CHILD_IDS = itertools.count(1)   # one per child process ever started here: tells live handles from stale
 
 
@@ -334,7 +333,7 @@ class Sandbox:
         start = time.monotonic()
         deadline = start + timeout
         open_fds = {rep_r, out_fd, err_fd}
-        limit = _HEAD.size + wire.MAX_HEADER + self.limits.result_mb * (1 << 20)
+        limit = wire.HEAD.size + wire.MAX_HEADER + self.limits.result_mb * (1 << 20)
         result: Outcome | None = None
         os.set_blocking(req_w, False)
         while result is None:
@@ -385,18 +384,18 @@ class Sandbox:
         return result
 
     def _parse(self, reply: bytearray) -> Outcome | None:
-        if len(reply) < _HEAD.size:
+        if len(reply) < wire.HEAD.size:
             return None
         try:
             hlen, plen = wire.frame_sizes(reply, self.limits.result_mb * (1 << 20))
         except WireError:
             return Outcome("protocol", message="sent malformed or oversized data back to the grader")
-        if len(reply) < _HEAD.size + hlen + plen:
+        if len(reply) < wire.HEAD.size + hlen + plen:
             return None
-        if len(reply) > _HEAD.size + hlen + plen:
+        if len(reply) > wire.HEAD.size + hlen + plen:
             return Outcome("protocol", message="sent unexpected extra data to the grader")
-        head = bytes(reply[_HEAD.size:_HEAD.size + hlen])
-        payload = bytes(reply[_HEAD.size + hlen:])
+        head = bytes(reply[wire.HEAD.size:wire.HEAD.size + hlen])
+        payload = bytes(reply[wire.HEAD.size + hlen:])
         try:
             h, value = decode_reply(head, payload, self.limits.max_elements, self._child)
         except ProtocolError as e:
@@ -430,7 +429,14 @@ class Sandbox:
                 signal.SIGXFSZ: f"wrote a file larger than {self.limits.file_mb} MB (SIGXFSZ)",
                 signal.SIGKILL: f"was killed (SIGKILL; often the memory limit of {self.limits.memory_mb} MB)",
                 signal.SIGABRT: "aborted (SIGABRT)",
-            }.get(sig, f"was killed by signal {signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig}")
+            }.get(sig, f"was killed by signal {_signal_name(sig)}")
             return Outcome("crash", message=f"the process {what} during the call")
         return Outcome("crash", message=f"the process exited with status {code} during the call "
                                         f"(os._exit or similar)")
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)

@@ -96,8 +96,7 @@ def _check(args) -> None:
         raise _BadArgs("--out must not be inside SUBMISSIONS (it would be graded as a submission)")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise _BadArgs(f"--out {args.out!r} exists and is not a folder")
-    if args.shard is not None:
-        args.shard_of = _parse_shard(args.shard)
+    args.shard_of = None if args.shard is None else _parse_shard(args.shard)
     old = _earlier_run(args.out)
     if old and not args.overwrite:
         raise _BadArgs(f"--out {args.out!r} already holds {len(old)} entries (an earlier run?), e.g. "
@@ -258,7 +257,7 @@ def _main(argv=None) -> int:
               file=sys.stderr)
     results = runner.audit(assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
                            memory_mb=args.memory, progress=not args.quiet, engine=engine,
-                           shard_of=getattr(args, "shard_of", None))
+                           shard_of=args.shard_of)
     failed = [r.name for r in results if r.grader_error]
     print(f"gradcheck audit: graded {len(results)} submissions -> {os.path.join(args.out, 'report.html')}",
           file=sys.stderr)

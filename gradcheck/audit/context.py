@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 
+from .feedback import capitalized, fd_numbers, mismatch_numbers, mismatch_problem, pattern_words
 from .results import NotImplementedByStudent, Part, StudentFailed, Wrong
 from .wire import Handle
 
@@ -111,19 +112,18 @@ class Context:
         the child, so only that part crosses the pipe; ``keep`` (indices of a tuple result)
         leaves those items in the child as Handles (a cache, passed back unchanged)."""
         _float_dtypes((args, kwargs, value), self._sent)
-        label = name
         out = self._session.invoke(op, name, args, kwargs, handle=handle, value=value, select=select, keep=keep)
         if getattr(out, "stdout", ""):
             self.printed.append(out.stdout)
         if out.ok:
             if out.value is None and none_is_stub:
-                raise NotImplementedByStudent(f"{label}() returned None (is it still a stub?)")
+                raise NotImplementedByStudent(f"{name}() returned None (is it still a stub?)")
             return out.value
         if out.kind == "missing" and op in ("call", "get_attr"):
             raise NotImplementedByStudent(out.message)
         if out.kind == "exception" and out.error_type == "NotImplementedError":
-            raise NotImplementedByStudent(f"{label}() raises NotImplementedError")
-        raise StudentFailed(out, label)
+            raise NotImplementedByStudent(f"{name}() raises NotImplementedError")
+        raise StudentFailed(out, name)
 
     # -- judging
     @property
@@ -188,7 +188,6 @@ class Context:
                              dtype=self.tolerance_dtype, global_scale=global_scale)
         if cmp.passed:
             return Part(label, True, weight)
-        from .feedback import mismatch_numbers, mismatch_problem, pattern_words
 
         return Part(label, False, weight, problem=mismatch_problem(cmp), numbers=mismatch_numbers(cmp),
                     diagnosis=pattern_words(label, a, expected) if cmp.n_total > 1 else [])
@@ -245,7 +244,6 @@ class Context:
                     raise Wrong(f"{source} cannot be differentiated by finite differences: "
                                 f"{str(e).split('. ')[0]}") from None
                 raise
-            from .feedback import capitalized, fd_numbers
 
             for (i, _), p in zip(keep, report.params):
                 if p.passed:

@@ -54,17 +54,27 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     """
     f0 = np.asarray(f0, dtype=np.float64)
     offs = [i for i in range(-half_width, half_width + 1)]
+    constant_near = None
     for _ in range(max_tries + 3):
         vals = np.stack([f0 if i == 0 else np.asarray(phi(i * delta), dtype=np.float64) for i in offs])
         if not np.all(np.isfinite(vals)) and delta > 1e-15:
             delta /= 1000.0
             continue
+        if constant_near is None:
+            constant_near = np.all(vals == f0, axis=0)
         first = np.diff(vals, axis=0)
         zero_frac = np.mean(first == 0, axis=0)
-        if np.all(zero_frac <= 0.5) or delta >= 1e-2:
+        if np.all(zero_frac <= 0.5) or delta >= 0.5e-2:   # (1e-6 * 100 * 100 is just below 1e-2)
             break
         delta *= 100.0
     sigma, lopsided = _table_noise(vals, half_width)
+    # f exactly constant at the first delta and still on one whole side of the widened table, while the
+    # other side moves: f is flat near the point (a ReLU unit dead there), and the widening crossed its
+    # kink. The flat side is f's noise (none: the floor below), the kink is not.
+    one_side_flat = np.all(vals[: half_width + 1] == f0, axis=0) | np.all(vals[half_width:] == f0, axis=0)
+    flat_to_a_kink = constant_near & one_side_flat & lopsided
+    sigma = np.where(flat_to_a_kink, 0.0, sigma)
+    lopsided = lopsided & ~flat_to_a_kink
     scale = np.max(np.abs(vals), axis=0)
     grids = {}
     for dtype in (np.float16, np.float32):

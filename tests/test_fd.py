@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gradcheck as gc
 from gradcheck import fd
 
 
@@ -110,3 +112,28 @@ def test_curvature_on_the_outer_points_is_not_a_kink_but_a_kink_the_inner_points
     blind = lambda tau: 1e-4 * tau + 1e-3 * max(tau - 2 * t / 3, 0.0)   # noqa: E731
     est = fd.central(blind, blind(0.0), t, sigma)
     assert est.jump < 40 * sigma / t and bool(est.kink)
+
+
+def test_a_function_flat_near_the_point_has_no_noise_from_the_kink_its_table_widens_into():
+    """A dead ReLU unit: phi is exactly constant near 0, so the noise table widens until it crosses the
+    unit's kink. The kink is on one side only; the flat side is phi's noise, and the derivative is 0."""
+    for kink in (0.02, 2.5e-4):        # crossed by the widest table only, or by the one before it too
+        phi = lambda tau, k=kink: 0.7 + 0.3 * max(tau - k, 0.0)   # noqa: E731
+        noise = fd.estimate_noise(phi, phi(0.0))
+        assert noise.sigma < 1e-14, kink
+        est = fd.derivative(phi, phi(0.0), fd.choose_step(noise), noise.sigma)
+        assert not bool(est.kink) and float(est.value) == 0.0 and float(est.error) < 1e-10, kink
+
+
+def test_a_dead_relu_unit_at_one_percent_from_its_kink_passes_with_its_zero_gradient():
+    from gradcheck.reference_nets import NetSpec, backprop, init_params, loss
+
+    spec = NetSpec(sizes=(3, 1), activations="relu", bias=False, layout="in_out", target="half_sse")
+    params = init_params(spec, seed=450, scale=1.0)
+    x, t = np.array([[-0.21626123, -1.00392454, -0.39299854]]), np.array([[0.21495735]])   # x @ W1 = -0.013
+    grads = backprop(spec, params, x, t).grads
+    assert not np.any(grads["W1"])
+    gc.assert_grads_match(lambda p: loss(spec, p, x, t), params, grads, oracle="fd")
+    with pytest.raises(gc.GradientMismatch):            # and a gradient through the dead unit is still caught
+        gc.assert_grads_match(lambda p: loss(spec, p, x, t), params, {"W1": grads["W1"] + [[0], [1e-6], [0]]},
+                              oracle="fd")

@@ -29,6 +29,9 @@ LONGEST_FIRST = ("test_audit_integrity.py", "test_audit.py", "test_install.py", 
                  "test_properties_mlp.py")
 # Modules whose tests share module-scoped grading runs: each goes to one worker whole, so its run happens once.
 SHARED_RUNS = ("test_audit_integrity.py", "test_audit.py", "test_audit_contracts.py")
+# Tests that use torch (their node ids say so) go to one worker together: importing torch takes a second and a
+# half of CPU, which every worker would pay otherwise.
+TORCH = "torch"
 
 
 def pytest_collection_modifyitems(items):
@@ -46,8 +49,9 @@ def pytest_xdist_auto_num_workers(config):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """Test by test, except SHARED_RUNS module by module (pytest-xdist's loadgroup cannot tag node ids
-    under pytest 9, so the grouping is by module name here). Another --dist given on the command line wins."""
+    """Test by test, except SHARED_RUNS module by module and the torch tests together (pytest-xdist's
+    loadgroup cannot tag node ids under pytest 9, so the grouping is by name here). Another --dist given on
+    the command line wins."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -55,6 +59,8 @@ def pytest_xdist_make_scheduler(config, log):
     class TestByTest(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             module = nodeid.split("::", 1)[0]
-            return module if module.rsplit("/", 1)[-1] in SHARED_RUNS else nodeid
+            if module.rsplit("/", 1)[-1] in SHARED_RUNS:
+                return module
+            return TORCH if TORCH in nodeid.lower() else nodeid
 
     return TestByTest(config, log)

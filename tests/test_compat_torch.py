@@ -1,24 +1,30 @@
 """gradcheck.compat.torch: torch's signatures and calling patterns, gradcheck's verdicts."""
 import inspect
+import sys
 import warnings
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+from gradcheck import GradcheckUsageError, GradientMismatch
+from tests.torch_functions import cube, exp_function
 
-import sys  # noqa: E402
-
-import torch.autograd.gradcheck  # noqa: E402,F401
-
-TORCH_GC = sys.modules["torch.autograd.gradcheck"]  # torch.autograd.gradcheck is also a function's name
-
-from gradcheck import GradcheckUsageError, GradientMismatch  # noqa: E402
-from gradcheck.compat.torch import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
-from tests.torch_functions import cube, exp_function  # noqa: E402
+# torch (and gradcheck.compat.torch, which imports it) are imported by the fixture below when a test of this
+# module runs, not when the suite is collected: every pytest-xdist worker collects every module
+torch = TORCH_GC = GradcheckError = gradcheck = gradgradcheck = None
 
 
-def leaf(*values, dtype=torch.float64):
-    return torch.tensor(values, dtype=dtype, requires_grad=True)
+@pytest.fixture(autouse=True, scope="module")
+def _torch():
+    global torch, TORCH_GC, GradcheckError, gradcheck, gradgradcheck
+    torch = pytest.importorskip("torch", reason="torch is optional (the 'torch' extra)")
+    import torch.autograd.gradcheck  # noqa: F401
+
+    from gradcheck.compat.torch import GradcheckError, gradcheck, gradgradcheck
+    TORCH_GC = sys.modules["torch.autograd.gradcheck"]  # torch.autograd.gradcheck is also a function's name
+
+
+def leaf(*values, dtype=None):
+    return torch.tensor(values, dtype=dtype or torch.float64, requires_grad=True)
 
 
 def test_signatures_are_torchs():

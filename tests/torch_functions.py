@@ -32,6 +32,23 @@ def cube_function(scale=1.0, detach=False, index=1):
     return Cube
 
 
+def relu_function():
+    """relu with a hand-written backward: relu'(0) = 0, a valid subgradient."""
+    import torch
+
+    class Relu(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * (x > 0).to(g.dtype)
+    return Relu
+
+
 def cube(scale=1.0, detach=False, index=1):
     return cube_function(scale, detach, index).apply
 

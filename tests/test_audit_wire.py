@@ -243,3 +243,36 @@ def test_any_bytes_from_the_child_give_a_value_or_a_protocol_error(header, paylo
         decode_reply(header, payload, 1000)
     except ProtocolError:
         pass
+
+
+def test_a_traceback_a_hundred_thousand_frames_deep_reads_only_the_frames_it_shows(tmp_path, monkeypatch):
+    """Unbounded recursion under a raised recursion limit: the child's error report shows three repeats and a
+    count, as Python does, and reads the source of those frames only (reading them all took seconds of the
+    student's time limit). The traceback is built, not recursed: deep recursion can crash Python 3.10."""
+    import linecache
+    import types
+
+    from gradcheck.audit import harness
+
+    (tmp_path / "deep.py").write_text("def deep(n):\n    return deep(n + 1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import deep
+
+    try:
+        deep.deep(0)
+    except RecursionError as exc:
+        first, frame = exc.__traceback__, exc.__traceback__.tb_next
+    chain = None
+    for _ in range(100_000):
+        chain = types.TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    error = RecursionError("maximum recursion depth exceeded").with_traceback(
+        types.TracebackType(chain, first.tb_frame, first.tb_lasti, first.tb_lineno))   # this test's own frame
+    reads = []
+    real_getline = linecache.getline
+    monkeypatch.setattr(linecache, "getline", lambda *a, **k: reads.append(a) or real_getline(*a, **k))
+    report = harness.describe_error(error, str(tmp_path))
+    lines = report["traceback"].splitlines()
+    assert report["type"] == "RecursionError"
+    assert [ln for ln in lines if ln.startswith("  File")] == ['  File "deep.py", line 2, in deep'] * 3
+    assert lines[-1] == "  [Previous line repeated 99997 more times]"
+    assert len(reads) < 20

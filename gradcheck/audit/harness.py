@@ -303,6 +303,39 @@ def safe_text(fn, limit=2000):
     return s
 
 
+REPEATS_SHOWN = 3   # as traceback prints a frame repeated in a row (recursion): three times, then a count
+
+
+def _shown_frames(tb, workdir):
+    """The student's own frames, and the last one if it is a library's (where it blew up), as FrameSummary;
+    a frame repeated in a row beyond REPEATS_SHOWN becomes one count. Only the frames shown read their source:
+    unbounded recursion under a raised recursion limit leaves a million frames, whose extraction alone would
+    take seconds of the student's time limit."""
+    chain = []
+    while tb is not None:
+        chain.append(tb)
+        tb = tb.tb_next
+    own = [i for i, t in enumerate(chain) if t.tb_frame.f_code.co_filename.startswith(workdir + os.sep)]
+    if not own:
+        return []
+    last = chain[-1].tb_frame.f_code.co_filename
+    if own[-1] != len(chain) - 1 and os.path.dirname(last) != os.path.dirname(__file__):
+        own.append(len(chain) - 1)   # never the grader's own files
+    shown, previous, run = [], None, 0
+    for i in own:
+        code = chain[i].tb_frame.f_code
+        key = (code.co_filename, chain[i].tb_lineno, code.co_name)
+        run = run + 1 if key == previous else 1
+        previous = key
+        if run <= REPEATS_SHOWN:
+            shown.append(traceback.extract_tb(chain[i], limit=1)[0])
+        elif isinstance(shown[-1], int):
+            shown[-1] += 1
+        else:
+            shown.append(1)
+    return shown
+
+
 def describe_error(exc, workdir, kind="exception"):
     """Exception type, message and a traceback trimmed to the student's own frames."""
     if isinstance(exc, MemoryError):
@@ -317,15 +350,10 @@ def describe_error(exc, workdir, kind="exception"):
     else:
         message = safe_text(lambda: str(exc))
     try:
-        frames = traceback.extract_tb(exc.__traceback__)
-        own = [i for i, fr in enumerate(frames) if fr.filename.startswith(workdir + os.sep)]
-        keep = []
-        if own:
-            keep = [frames[i] for i in own]
-            last = frames[-1]
-            if own[-1] != len(frames) - 1 and os.path.dirname(last.filename) != os.path.dirname(__file__):
-                keep.append(last)  # where it actually blew up (numpy, ...), never the grader's own files
+        keep = _shown_frames(exc.__traceback__, workdir)
         for fr in keep:
+            if isinstance(fr, int):
+                continue
             if fr.filename.startswith(workdir + os.sep):
                 fr.filename = fr.filename[len(workdir) + 1:]
             else:  # a library: its path inside the installation, not where the grader's Python lives
@@ -337,7 +365,10 @@ def describe_error(exc, workdir, kind="exception"):
                     np_dir = os.sep + "numpy" + os.sep
                     fr.filename = "numpy" + os.sep + fr.filename.rsplit(np_dir, 1)[1] if np_dir in fr.filename \
                         else os.sep.join(fr.filename.split(os.sep)[-2:])
-        lines = traceback.StackSummary.from_list(keep).format()
+        lines = []
+        for fr in keep:
+            lines += [f"  [Previous line repeated {fr} more time{'s' if fr > 1 else ''}]\n"] if isinstance(fr, int) \
+                else traceback.StackSummary.from_list([fr]).format()
         if len(lines) > 24:
             lines = lines[:6] + [f"  ... {len(lines) - 18} more lines ...\n"] + lines[-12:]
         tb = "".join(lines)

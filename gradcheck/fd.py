@@ -84,7 +84,9 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     # values not on the float32 grid): kinks crossed inside it (a ReLU net's pre-activations passing 0 near
     # the point), not noise. Closer in, fewer of them are inside, while real noise stays as it was: come
     # closer while that lowers the estimate; where f rounds too coarsely for it (flat differences), stop.
-    suspect = lopsided | ((sigma > SUSPECT_NOISE * EPS * scale) & ~grids[np.float32])
+    # Jumps in value are not kinks: f rounds an intermediate coarsely (log(1 - sigmoid(25)) is a staircase
+    # whose steps are 4e-6 apart), and closer in, between two steps, f is smooth with the wrong slope.
+    suspect = (lopsided | ((sigma > SUSPECT_NOISE * EPS * scale) & ~grids[np.float32])) & ~_value_jumps(vals)
     near_delta = delta
     while np.any(suspect) and near_delta / 100 >= 1e-12:
         near_delta /= 100
@@ -92,7 +94,7 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
         if not np.all(np.isfinite(closer)) or np.any(np.mean(np.diff(closer, axis=0) == 0, axis=0) > 0.5):
             break
         near, near_lopsided = _table_noise(closer, half_width)
-        take = suspect & (lopsided | (near < sigma / 8))
+        take = suspect & (lopsided | (near < sigma / 8)) & ~_value_jumps(closer)
         sigma = np.where(take, np.minimum(sigma, near), sigma)
         lopsided = near_lopsided
         suspect = take & (near_lopsided | (sigma > SUSPECT_NOISE * EPS * scale))
@@ -103,6 +105,31 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
         sigma = np.where(on_grid, np.maximum(sigma, np.finfo(dtype).eps * scale), sigma)
     slope = np.abs(vals[-1] - vals[0]) / (2 * half_width * delta)
     return Noise(sigma=sigma, slope=slope, delta=delta)
+
+
+def _value_jumps(vals: np.ndarray) -> np.ndarray:
+    """Where the table's differences show a jump in value rather than a kink.
+
+    Outliers among the first differences (far from their median, beyond rounding): a jump in value sits
+    inside one interval, so it is one outlier with ordinary differences on both sides; a kink changes the
+    slope for good, so its outliers run on to an end of the table. Jumps: every run of outliers is a
+    single one, and one of them lies inside.
+    """
+    d = np.diff(vals, axis=0)
+    centre = np.median(d, axis=0)
+    dev = np.abs(d - centre)
+    floor = 8 * np.median(dev, axis=0) + 64 * EPS * np.max(np.abs(vals), axis=0)
+    out = dev > floor
+    n = len(d)
+    isolated = np.ones(out.shape[1:], dtype=bool)
+    inside = np.zeros(out.shape[1:], dtype=bool)
+    for i in range(n):
+        before = out[i - 1] if i > 0 else False
+        after = out[i + 1] if i < n - 1 else False
+        isolated &= ~(out[i] & (before | after))
+        if 0 < i < n - 1:
+            inside |= out[i]
+    return isolated & inside
 
 
 def _table_noise(vals: np.ndarray, half_width: int):

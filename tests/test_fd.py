@@ -137,3 +137,20 @@ def test_a_dead_relu_unit_at_one_percent_from_its_kink_passes_with_its_zero_grad
     with pytest.raises(gc.GradientMismatch):            # and a gradient through the dead unit is still caught
         gc.assert_grads_match(lambda p: loss(spec, p, x, t), params, {"W1": grads["W1"] + [[0], [1e-6], [0]]},
                               oracle="fd")
+
+
+def test_a_staircase_is_noise_not_kinks():
+    """log(1 - sigmoid(w)) at w = 25: 1 - sigmoid rounds to steps of float64's spacing near 1, so f is a
+    staircase with steps 4e-6 apart. Closer in, between two steps, f is smooth with the wrong slope: the
+    steps are f's noise, and the correct gradient passes while 1 % off still fails."""
+    w, t = np.array([0.5, 25.0]), np.array([0.33, 0.43])
+
+    def f(p):
+        y = 1 / (1 + np.exp(-p["w"]))
+        return float(-np.sum(t * np.log(y) + (1 - t) * np.log(1 - y)))
+
+    g = 1 / (1 + np.exp(-w)) - t
+    gc.assert_grads_match(f, {"w": w}, {"w": g})
+    for k in (0, 1):
+        with pytest.raises(gc.GradientMismatch, match=rf"worst at \[{k}\]"):
+            gc.assert_grads_match(f, {"w": w}, {"w": g * np.where(np.arange(2) == k, 1.01, 1.0)})

@@ -33,6 +33,7 @@ def assemble_report(ctx: Context, *, oracle: str, mode: str, mode_reason: str, s
         notes.append(messages.narrow_dtype_note(narrow[0].dtype))
     if unlocalized:
         notes.append(messages.UNLOCALIZED_NOTE)
+    notes += unresolved_notes(ctx)
     return CheckReport(
         passed=passed, oracle=oracle, mode=mode, mode_reason=mode_reason, n_evals=ctx.problem.n_evals,
         time=elapsed, seed=int(ctx.opts.seed), params=params, n_params=ctx.problem.n,
@@ -40,6 +41,23 @@ def assemble_report(ctx: Context, *, oracle: str, mode: str, mode_reason: str, s
         step=None if stepping is None else stepping.t,
         directional_rel_error=None if fast is None else fast.rel_error, notes=notes, kind=kind,
     )
+
+
+def unresolved_notes(ctx: Context) -> list:
+    """Elements whose finite-difference error bar exceeds both values compared: f's round-off there is larger
+    than the gradient, so any value would pass. Said, not hidden (bars below a thousandth of the largest
+    gradient are f's ordinary precision, float32's for an f that computes in float32, on elements near 0)."""
+    finite = [np.abs(b.expected[np.isfinite(b.expected)]) for b in ctx.blocks]
+    scale = max([ctx.global_scale] + [float(np.max(e, initial=0.0)) for e in finite])
+    notes = []
+    for b in ctx.blocks:
+        if not len(b.idx):
+            continue
+        big = np.maximum(np.abs(b.user[b.idx]), np.abs(np.nan_to_num(b.expected)))
+        blind = ~b.kink & ~(b.error <= 0.5 * big) & ~(b.error <= 1e-3 * scale)
+        if np.any(blind):
+            notes.append(messages.unresolved_note(b.leaf.path, int(np.sum(blind)), float(np.max(b.error[blind]))))
+    return notes
 
 
 def resolution(ctx: Context, b: Block, fast: FastOutcome | None) -> float | None:

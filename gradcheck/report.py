@@ -156,6 +156,12 @@ def tie_line(tie: dict) -> str:
             f"subgradient (a tie: was the gradient sent to every tied element instead of shared?)")
 
 
+def unresolved_note(path: str, n: int, worst_bar: float) -> str:
+    return (f"{path}: {_count(n, 'element')} could not be checked: the finite difference's error bar there (up "
+            f"to {_g(worst_bar)}) is larger than the gradient, so a wrong value would pass too; f loses precision "
+            f"near these params (e.g. log(1 - sigmoid(z)) at large z): check at other params, or with oracle='jax'")
+
+
 def narrow_dtype_note(dtype) -> str:
     return (f"your gradient is {dtype}; if these differences are its round-off ({dtype} loses digits where "
             f"terms cancel, e.g. y - t near a minimum), pass grads as a function (grads=lambda p: backward(p)) "

@@ -135,3 +135,22 @@ def test_describe_comparison_has_numpys_shape_and_the_zero_case():
     assert "max rel difference inf at [2] (nonzero where the gradient is exactly 0 (a missing mask?))" in text
     close = compare_arrays(np.array([0.12573000001]), np.array([0.12573]), rtol=1e-12, atol=0)
     assert "yours 0.12573000001, expected 0.12573" in describe_comparison("b", close)
+
+
+def test_an_element_finite_differences_cannot_see_is_said_not_passed_silently():
+    """Binary cross-entropy written naively at w = 33: 1 - sigmoid(33) keeps a digit or two, f is mostly
+    round-off, and the error bar (about 47) dwarfs the gradient (0.57). Any value would pass: the report says
+    so; at w = 2 nothing is said."""
+    import warnings
+
+    def f(p):
+        y = 1 / (1 + np.exp(-p["w"][0]))
+        return float(-(0.43 * np.log(y) + 0.57 * np.log(1 - y)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        blind = gc.grads_report(f, {"w": np.array([33.0])}, {"w": np.zeros(1)})
+        seen = gc.grads_report(f, {"w": np.array([2.0])}, {"w": 1 / (1 + np.exp(-np.array([2.0]))) - 0.43})
+    assert blind.passed and any(n.startswith("params['w']: 1 element could not be checked") for n in blind.notes)
+    assert "could not be checked" in blind.message()
+    assert seen.passed and not any("could not be checked" in n for n in seen.notes)

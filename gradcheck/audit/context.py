@@ -8,12 +8,16 @@ forward through gradcheck.vjp_report.
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .feedback import capitalized, fd_numbers, mismatch_numbers, mismatch_problem, pattern_words
 from .results import NotImplementedByStudent, Part, StudentFailed, Wrong
 from .wire import Handle
+
+if TYPE_CHECKING:   # (assignment imports this module)
+    from .assignment import Assignment
 
 __all__ = ["Context", "Session"]
 
@@ -75,7 +79,7 @@ class Context:
     submission, every shard and every re-run sees the same inputs.
     """
 
-    def __init__(self, assignment: "Assignment", session: Session, check_name: str):
+    def __init__(self, assignment: Assignment, session: Session, check_name: str):
         self.assignment = assignment
         self._session = session
         self.rng = np.random.default_rng([assignment.seed, zlib.crc32(check_name.encode())])

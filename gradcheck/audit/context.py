@@ -16,8 +16,8 @@ from .feedback import capitalized, fd_numbers, mismatch_numbers, mismatch_proble
 from .results import NotImplementedByStudent, Part, StudentFailed, Wrong
 from .wire import Handle
 
-if TYPE_CHECKING:   # (assignment imports this module)
-    from .assignment import Assignment
+if TYPE_CHECKING:   # (checks, where Assignment lives, imports this module)
+    from .checks import Assignment
 
 __all__ = ["Context", "Session"]
 

@@ -129,9 +129,15 @@ UNLOCALIZED_NOTE = ("your gradient disagrees with finite differences along rando
 ZERO_EXPECTED_HINT = "nonzero where the gradient is exactly 0 (a missing mask?)"
 
 
+def _index_list(indices, n: int) -> str:
+    """'[i, j], [k, l] ...' for the first three of n; '' for a scalar, whose one element has no index."""
+    shown = [i for i in indices[:3] if len(i)]
+    return ", ".join("[" + ", ".join(map(str, i)) + "]" for i in shown) + (" ..." if n > 3 else "") if shown else ""
+
+
 def zero_expected_hint(n: int, where: list) -> str:
-    at = ", ".join("[" + ", ".join(map(str, i)) + "]" for i in where[:3]) + (" ..." if n > 3 else "")
-    return f"{ZERO_EXPECTED_HINT}: {_count(n, 'element')}, at {at}"
+    at = _index_list(where, n)
+    return f"{ZERO_EXPECTED_HINT}: {_count(n, 'element')}" + (f", at {at}" if at else "")
 
 
 def float32_mismatch_line(m: dict, dtype: str = "float32") -> str:
@@ -271,10 +277,9 @@ def format_report(r: CheckReport) -> str:
             lines.append(f"  {'':<{width}}  likely: {d}")
     kinks = [p for p in r.params if p.n_kinks]
     for p in kinks:
-        where = ", ".join("[" + ", ".join(map(str, i)) + "]" for i in p.kink_indices[:3])
-        more = " ..." if p.n_kinks > 3 else ""
+        where = _index_list(p.kink_indices, p.n_kinks)
         lines.append(f"  {p.path}: {p.n_kinks} element(s) at a kink (not differentiable here; "
-                     f"any value between the one-sided slopes passes): {where}{more}")
+                     f"any value between the one-sided slopes passes)" + (f": {where}" if where else ""))
     if not r.passed:
         tol = [p for p in bad if p.rtol is not None and p.n_mismatch]   # (ties and float32 lines carry their own)
         if tol:

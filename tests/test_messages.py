@@ -154,3 +154,12 @@ def test_an_element_finite_differences_cannot_see_is_said_not_passed_silently():
     assert blind.passed and any(n.startswith("params['w']: 1 element could not be checked") for n in blind.notes)
     assert "could not be checked" in blind.message()
     assert seen.passed and not any("could not be checked" in n for n in seen.notes)
+
+
+def test_a_scalar_parameter_is_not_given_an_empty_index():
+    kink = gc.grads_report(lambda w: float(abs(w)), np.float64(0.0), np.float64(0.3)).message()
+    zero = gc.grads_report(lambda w: float(w ** 2), np.float64(0.0), np.float64(0.3)).message()
+    assert "[]" not in kink and "[]" not in zero
+    assert kink.rstrip().endswith("passes)") and "(a missing mask?): 1 element\n" in zero
+    arrays = gc.grads_report(lambda w: float(np.sum(np.abs(w))), np.zeros(2), np.array([0.3, 0.1])).message()
+    assert arrays.rstrip().endswith("passes): [0], [1]")

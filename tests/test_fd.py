@@ -154,3 +154,18 @@ def test_a_staircase_is_noise_not_kinks():
     for k in (0, 1):
         with pytest.raises(gc.GradientMismatch, match=rf"worst at \[{k}\]"):
             gc.assert_grads_match(f, {"w": w}, {"w": g * np.where(np.arange(2) == k, 1.01, 1.0)})
+
+
+def test_noise_is_not_measured_along_a_direction_f_does_not_move_in():
+    """f = (float32(w) + float32(b))**2: a random direction weighted to give w and b equal shares of
+    <g, u> keeps w + b fixed half the time, and f is then exactly constant along it: no noise to see there,
+    although each parameter alone moves f on float32's grid. Another direction is drawn."""
+    f32 = np.float32
+
+    def f(p):
+        return float((f32(p["w"]) + f32(p["b"])) ** 2)
+
+    for seed in range(4):
+        report = gc.grads_report(f, {"w": np.float64(1.0), "b": np.float64(2.0)},
+                                 {"w": np.float64(6.0), "b": np.float64(6.0)}, seed=seed)
+        assert report.passed and report.noise > 1e-7, (seed, report.message())

@@ -64,7 +64,7 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
             constant_near = np.all(vals == f0, axis=0)
         first = np.diff(vals, axis=0)
         zero_frac = np.mean(first == 0, axis=0)
-        if np.all(zero_frac <= 0.5) or delta >= 0.5e-2:   # (1e-6 * 100 * 100 is just below 1e-2)
+        if np.all(zero_frac <= 0.5) or delta >= 0.5:   # the widest table: steps of about the parameters' size
             break
         delta *= 100.0
     sigma, lopsided = _table_noise(vals, half_width)

@@ -88,3 +88,26 @@ def test_arrays_sharp_tier_states_a_resolution_far_below_the_blanket_floors(seed
     sharp = gc.assert_grads_match(net.loss, p, g, mode="fast").params[0].resolution
     blanket = gc.assert_grads_match(net.loss, p, g, mode="fast", rtol=3e-4).params[0].resolution
     assert sharp < blanket / 20
+
+
+def test_an_f_flat_for_float32_is_measured_with_steps_as_large_as_the_parameters():
+    """The entropy of a logistic layer with weights near 1e-3, computed in float32: f (about 14) moves by less
+    than a float32 step until the weights move by about their own size, so the noise table widens that far
+    (stopping at a hundredth of it failed about half of these correct gradients)."""
+    f32 = np.float32
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((3, 3))
+        params = {"W": (rng.standard_normal((3, 7)) * 1e-3).astype(f32), "b": (rng.standard_normal(7) * 1e-4).astype(f32)}
+
+        def f(p):
+            y = 1 / (1 + np.exp(-(f32(x) @ np.asarray(p["W"], f32) + np.asarray(p["b"], f32))))
+            return float(-np.sum(y * np.log(y) + (1 - y) * np.log(1 - y)))
+
+        def grads(p):
+            z = x @ p["W"] + p["b"]
+            dz = -z / (1 + np.exp(-z)) / (1 + np.exp(z))     # dH/dz = -z y (1 - y)
+            return {"W": x.T @ dz, "b": dz.sum(0)}
+
+        report = gc.grads_report(f, params, grads, oracle="fd")
+        assert report.passed, (seed, report.message())

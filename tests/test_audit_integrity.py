@@ -141,7 +141,7 @@ def mixed(tmp_path_factory):
     deep = _copy("correct_matrix", subs, as_name="hostile_deep_tree")
     build_tree(deep, depth=3000)
     many = _copy("correct_matrix", subs, as_name="hostile_many_files")
-    build_tree(many, files=60_000)
+    build_tree(many, files=10_000)   # five times the limit: the grader stops counting at 2,001 whatever the size
     before = _hashes(subs / "correct_loops") | {"canary": canary.read_text()}
     try:
         proc = _grade(subs, out, tmpdir, "--jobs", "2", env={"GRADCHECK_TEST_SECRET": secret})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck import fd, oracle_jax
+from gradcheck import fd, oracle_jax, tolerances
 from gradcheck.batched import BatchedEvaluator, coordinate_values
 from gradcheck.compare import Comparison, compare_arrays, subgradient_target
 from gradcheck.context import Block, Context, Stepping
@@ -54,7 +54,7 @@ def compare_block(ctx: Context, b: Block, sel=None) -> Comparison:
     sel = np.arange(len(b.idx)) if sel is None else sel
     user = b.user[b.idx[sel]]
     exp, err = subgradient_target(user, b.expected[sel], b.error[sel], b.kink[sel], b.lo[sel], b.hi[sel])
-    scale = float(np.max(np.abs(b.expected[np.isfinite(b.expected)]), initial=0.0))
+    scale = tolerances.finite_scale(b.expected)
     r, a = block_tolerance(ctx, b, scale)
     return compare_arrays(user, exp, rtol=r, atol=a, error_estimate=err, dtype=b.dtype)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck import report as messages
+from gradcheck import tolerances
 from gradcheck.context import Block, Context, Stepping
 from gradcheck.diagnose import ElementEvidence, diagnose_block
 from gradcheck.elements import compare_block
@@ -47,8 +48,7 @@ def unresolved_notes(ctx: Context) -> list:
     """Elements whose finite-difference error bar exceeds both values compared: f's round-off there is larger
     than the gradient, so any value would pass. Said, not hidden (bars below a thousandth of the largest
     gradient are f's ordinary precision, float32's for an f that computes in float32, on elements near 0)."""
-    finite = [np.abs(b.expected[np.isfinite(b.expected)]) for b in ctx.blocks]
-    scale = max([ctx.global_scale] + [float(np.max(e, initial=0.0)) for e in finite])
+    scale = max([ctx.global_scale] + [tolerances.finite_scale(b.expected) for b in ctx.blocks])
     notes = []
     for b in ctx.blocks:
         if not len(b.idx):
@@ -182,7 +182,7 @@ def _within_roundoff_range(ctx: Context, b: Block) -> bool:
     if not len(b.idx):
         return False
     cmp = compare_block(ctx, b)
-    scale = float(np.max(np.abs(b.expected[np.isfinite(b.expected)]), initial=0.0))
+    scale = tolerances.finite_scale(b.expected)
     return bool(cmp.max_abs <= 0.01 * scale)
 
 

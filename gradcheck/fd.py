@@ -53,10 +53,10 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     positive parameter): come closer.
     """
     f0 = np.asarray(f0, dtype=np.float64)
-    offs = [i for i in range(-half_width, half_width + 1)]
+    offs = range(-half_width, half_width + 1)
     constant_near = None
     for _ in range(max_tries + 3):
-        vals = np.stack([f0 if i == 0 else np.asarray(phi(i * delta), dtype=np.float64) for i in offs])
+        vals = _table(phi, f0, offs, delta)
         if not np.all(np.isfinite(vals)) and delta > 1e-15:
             delta /= 1000.0
             continue
@@ -90,7 +90,7 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     near_delta = delta
     while np.any(suspect) and near_delta / 100 >= 1e-12:
         near_delta /= 100
-        closer = np.stack([f0 if i == 0 else np.asarray(phi(i * near_delta), dtype=np.float64) for i in offs])
+        closer = _table(phi, f0, offs, near_delta)
         if not np.all(np.isfinite(closer)) or np.any(np.mean(np.diff(closer, axis=0) == 0, axis=0) > 0.5):
             break
         near, near_lopsided = _table_noise(closer, half_width)
@@ -107,6 +107,11 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     return Noise(sigma=sigma, slope=slope, delta=delta)
 
 
+def _table(phi, f0: np.ndarray, offs, delta: float) -> np.ndarray:
+    """phi at offs * delta (f0 at 0, not evaluated again), one row per offset."""
+    return np.stack([f0 if i == 0 else np.asarray(phi(i * delta), dtype=np.float64) for i in offs])
+
+
 def _value_jumps(vals: np.ndarray) -> np.ndarray:
     """Where the table's differences show a jump in value rather than a kink.
 
@@ -120,16 +125,7 @@ def _value_jumps(vals: np.ndarray) -> np.ndarray:
     dev = np.abs(d - centre)
     floor = 8 * np.median(dev, axis=0) + 64 * EPS * np.max(np.abs(vals), axis=0)
     out = dev > floor
-    n = len(d)
-    isolated = np.ones(out.shape[1:], dtype=bool)
-    inside = np.zeros(out.shape[1:], dtype=bool)
-    for i in range(n):
-        before = out[i - 1] if i > 0 else False
-        after = out[i + 1] if i < n - 1 else False
-        isolated &= ~(out[i] & (before | after))
-        if 0 < i < n - 1:
-            inside |= out[i]
-    return isolated & inside
+    return np.any(out[1:-1], axis=0) & ~np.any(out[:-1] & out[1:], axis=0)
 
 
 def _table_noise(vals: np.ndarray, half_width: int):

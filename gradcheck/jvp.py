@@ -141,7 +141,7 @@ def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference, rep
     else:
         expected, err, kink, lo, hi, step, noise = _fd_product(line, v, y0)
     params = []
-    gscale = float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0))
+    gscale = tolerances.finite_scale(expected)
     offset = 0
     for path, leaf, u, dtype in zip(out_paths, out_leaves, user, user_dtypes):
         shape = tuple(np.shape(to_numpy(leaf)))

@@ -7,6 +7,7 @@ accepts it, and every call is checked for in-place mutation.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 
@@ -96,8 +97,6 @@ def _jax_x64():
         import jax
 
         return jax.enable_x64(True)
-    import contextlib
-
     return contextlib.nullcontext()
 
 
@@ -109,11 +108,7 @@ def probing(away: bool):
     test's output, and where warnings are errors (``-W error``, ``filterwarnings = error``) they would
     abort a check that passes otherwise. At your point itself, your settings apply.
     """
-    if away:
-        return np.errstate(all="ignore")
-    import contextlib
-
-    return contextlib.nullcontext()
+    return np.errstate(all="ignore") if away else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)

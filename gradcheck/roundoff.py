@@ -74,10 +74,8 @@ def widen(grads, problem: Problem, user: list, dtypes: list) -> Widened:
 
 def narrow_comparison(narrow: np.ndarray, wide: np.ndarray, dtype, global_scale: float) -> Comparison:
     """Your float32 result against your float64 one, at float32 round-off (generous) tolerances."""
-    scale = float(np.max(np.abs(wide[np.isfinite(wide)]), initial=0.0))
-    # as in tolerances.resolve: 100 eps of the global scale, but never more than the block's own fraction
-    # (100 eps of float16 would be 10 %, of bfloat16 78 %)
-    atol = max(NARROW_ATOL_FRAC * scale, min(100 * tolerances.eps_of(dtype), NARROW_ATOL_FRAC) * global_scale)
+    scale = tolerances.finite_scale(wide)
+    atol = tolerances.scaled_atol(NARROW_ATOL_FRAC, dtype, scale, global_scale)
     return compare_arrays(narrow, wide, rtol=NARROW_RTOL, atol=atol, dtype=dtype)
 
 

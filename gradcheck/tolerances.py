@@ -103,6 +103,16 @@ def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
     r = floor.rtol if rtol is None else float(rtol)
     if atol is not None:
         return r, float(atol)
-    eps = eps_of(dtype)
-    # at most the block's own floor relative to the global scale: 100 eps of float16 would be 10 %
-    return r, max(floor.atol_frac * scale, min(100 * eps, floor.atol_frac) * global_scale)
+    return r, scaled_atol(floor.atol_frac, dtype, scale, global_scale)
+
+
+def scaled_atol(frac: float, dtype, scale: float, global_scale: float) -> float:
+    """frac of the block's largest magnitude, and 100 eps of the largest anywhere (a block of saturated units
+    next to large ones), but at most frac of that too: 100 eps of float16 would be 10 %."""
+    return max(frac * scale, min(100 * eps_of(dtype), frac) * global_scale)
+
+
+def finite_scale(values: np.ndarray) -> float:
+    """The largest finite magnitude in values (0 for none): the scale tolerances are relative to."""
+    values = np.asarray(values)
+    return float(np.max(np.abs(values[np.isfinite(values)]), initial=0.0))

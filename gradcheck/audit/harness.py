@@ -306,11 +306,11 @@ def safe_text(fn, limit=2000):
 REPEATS_SHOWN = 3   # as traceback prints a frame repeated in a row (recursion): three times, then a count
 
 
-def _shown_frames(tb, workdir):
-    """The student's own frames, and the last one if it is a library's (where it blew up), as FrameSummary;
-    a frame repeated in a row beyond REPEATS_SHOWN becomes one count. Only the frames shown read their source:
-    unbounded recursion under a raised recursion limit leaves a million frames, whose extraction alone would
-    take seconds of the student's time limit."""
+def _traceback_lines(tb, workdir):
+    """The student's own frames, and the last one if it is a library's (where it blew up), formatted as
+    traceback prints them; a frame repeated in a row beyond REPEATS_SHOWN becomes one count. Only the frames
+    shown read their source: unbounded recursion under a raised recursion limit leaves a million frames, whose
+    extraction alone would take seconds of the student's time limit."""
     chain = []
     while tb is not None:
         chain.append(tb)
@@ -321,19 +321,35 @@ def _shown_frames(tb, workdir):
     last = chain[-1].tb_frame.f_code.co_filename
     if own[-1] != len(chain) - 1 and os.path.dirname(last) != os.path.dirname(__file__):
         own.append(len(chain) - 1)   # never the grader's own files
-    shown, previous, run = [], None, 0
+    lines, previous, run = [], None, 0
     for i in own:
         code = chain[i].tb_frame.f_code
         key = (code.co_filename, chain[i].tb_lineno, code.co_name)
         run = run + 1 if key == previous else 1
         previous = key
         if run <= REPEATS_SHOWN:
-            shown.append(traceback.extract_tb(chain[i], limit=1)[0])
-        elif isinstance(shown[-1], int):
-            shown[-1] += 1
+            frame = traceback.extract_tb(chain[i], limit=1)[0]
+            frame.filename = _display_name(frame.filename, workdir)
+            lines += traceback.StackSummary.from_list([frame]).format()
+        elif run == REPEATS_SHOWN + 1:
+            lines.append(1)        # how many more: formatted below, once the run has ended
         else:
-            shown.append(1)
-    return shown
+            lines[-1] += 1
+    return [f"  [Previous line repeated {n} more time{'s' if n > 1 else ''}]\n" if isinstance(n, int) else n
+            for n in lines]
+
+
+def _display_name(filename, workdir):
+    """The student's files relative to their folder; a library's path inside the installation, not where the
+    grader's Python lives."""
+    if filename.startswith(workdir + os.sep):
+        return filename[len(workdir) + 1:]
+    for marker in ("site-packages" + os.sep, "dist-packages" + os.sep):
+        if marker in filename:
+            return filename.rsplit(marker, 1)[1]
+    np_dir = os.sep + "numpy" + os.sep
+    return "numpy" + os.sep + filename.rsplit(np_dir, 1)[1] if np_dir in filename \
+        else os.sep.join(filename.split(os.sep)[-2:])
 
 
 def describe_error(exc, workdir, kind="exception"):
@@ -350,25 +366,7 @@ def describe_error(exc, workdir, kind="exception"):
     else:
         message = safe_text(lambda: str(exc))
     try:
-        keep = _shown_frames(exc.__traceback__, workdir)
-        for fr in keep:
-            if isinstance(fr, int):
-                continue
-            if fr.filename.startswith(workdir + os.sep):
-                fr.filename = fr.filename[len(workdir) + 1:]
-            else:  # a library: its path inside the installation, not where the grader's Python lives
-                for marker in ("site-packages" + os.sep, "dist-packages" + os.sep):
-                    if marker in fr.filename:
-                        fr.filename = fr.filename.rsplit(marker, 1)[1]
-                        break
-                else:
-                    np_dir = os.sep + "numpy" + os.sep
-                    fr.filename = "numpy" + os.sep + fr.filename.rsplit(np_dir, 1)[1] if np_dir in fr.filename \
-                        else os.sep.join(fr.filename.split(os.sep)[-2:])
-        lines = []
-        for fr in keep:
-            lines += [f"  [Previous line repeated {fr} more time{'s' if fr > 1 else ''}]\n"] if isinstance(fr, int) \
-                else traceback.StackSummary.from_list([fr]).format()
+        lines = _traceback_lines(exc.__traceback__, workdir)
         if len(lines) > 24:
             lines = lines[:6] + [f"  ... {len(lines) - 18} more lines ...\n"] + lines[-12:]
         tb = "".join(lines)

@@ -165,7 +165,8 @@ def tie_line(tie: dict) -> str:
 def unresolved_note(path: str, n: int, worst_bar: float) -> str:
     return (f"{path}: {_count(n, 'element')} could not be checked: the finite difference's error bar there (up "
             f"to {_g(worst_bar)}) is larger than the gradient, so a wrong value would pass too; f loses precision "
-            f"near these params (e.g. log(1 - sigmoid(z)) at large z): check at other params, or with oracle='jax'")
+            f"near these params (e.g. log(1 - sigmoid(z)) at large z): check at other params, or with oracle='jax' "
+            f"if f is written with jax.numpy")
 
 
 def narrow_dtype_note(dtype) -> str:

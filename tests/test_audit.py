@@ -1,6 +1,6 @@
 """End to end: one audit over correct, buggy and hostile submissions (tests/audit_fixtures).
 
-The audit runs once (module fixture, --jobs 4, 1 s per call) and each test reads its
+The audit runs once (module fixture, --jobs 4, 1 s per call, 512 MB per submission) and each test reads its
 outputs: full marks for every correct style, points lost exactly where a catalog bug
 bites (with the bug named), nothing earned by hostile code, no process left behind,
 and well-formed results.json / summary.csv / report.html for every submission.
@@ -100,9 +100,10 @@ def audited(tmp_path_factory):
         os.environ[var] = str(root / var.lower())
     before = _hashes(subs)
     # four at a time: the hostile ones mostly sit out their timeouts, so the run waits less than with two; one
-    # second per call (a correct submission needs a tenth of that), so that the ones that spin cost little
+    # second per call and 512 MB (a correct submission needs a tenth of the time and of the memory), so that
+    # the ones that spin or fill memory up to the limit cost little
     code = cli.main([str(subs), "--assignment", "mlp", "--out", str(out), "--jobs", "4", "--timeout", "1",
-                     "--quiet"])
+                     "--memory", "512", "--quiet"])
     results = {name: json.loads((out / name / "results.json").read_text(encoding="utf-8"))
                for name in os.listdir(subs)}
     return {"code": code, "subs": subs, "out": out, "results": results, "before": before,

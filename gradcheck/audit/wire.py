@@ -77,13 +77,16 @@ def is_data_array(v):
         and v.dtype.newbyteorder("<").str in DTYPES
 
 
-def dump_value(value, make_handle=None):
+def dump_value(value, make_handle=None, max_elements=None):
     """value -> (JSON node, array entries).
 
     make_handle(obj) -> (id, type_name) turns a non-data part into a handle (the child
-    side); without it (the parent side) a non-data part raises WireError.
+    side); without it (the parent side) a non-data part raises WireError.  More than
+    max_elements numbers in all its arrays is a WireError, raised before the array that
+    crosses the limit is copied: a broadcast view of 10**12 numbers costs nothing to
+    return, and copying it would be reported as a MemoryError of the student's function.
     """
-    arrays, payload_len, count = [], [0], [0]
+    arrays, payload_len, count, numbers = [], [0], [0], [0]
 
     def node(v, depth):
         count[0] += 1
@@ -114,6 +117,10 @@ def dump_value(value, make_handle=None):
         elif isinstance(v, np.ndarray) and type(v) is not np.ndarray and v.dtype.kind in "biuf":
             v = np.asarray(v)  # a subclass (matrix, masked ...) crosses as its plain data
         if is_data_array(v):
+            numbers[0] += v.size
+            if max_elements is not None and numbers[0] > max_elements:
+                raise WireError(f"the return value holds {numbers[0]} numbers or more; the limit for a return "
+                                f"value is {max_elements}")
             return _array_entry(v, arrays, payload_len)
         return handle(v)
 

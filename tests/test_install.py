@@ -109,7 +109,9 @@ def test_wheel_without_extras_gives_numpy_checks_and_the_plugin(wheel, tmp_path)
     # the running pip installs into the new environment (pip >= 22.3), reusing its cache
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--disable-pip-version-check",
           "--no-compile", str(wheel)])
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER")}
+    # as on a fresh machine: none of this session's Python settings, and bytecode cached (inside tmp_path's venv)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTHONDONTWRITEBYTECODE")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     work = tmp_path / "work"
     work.mkdir()

@@ -25,13 +25,18 @@ def pytest_configure(config):
 # The longest first: the workers take tests in collection order, so starting the long ones first keeps
 # every worker busy until the end.
 LONGEST_FIRST = ("test_audit_integrity.py", "test_audit.py", "test_install.py", "test_docs.py",
-                 "test_audit_isolation.py", "test_plugin.py", "test_audit_sandbox.py", "test_audit_contracts.py",
-                 "test_properties_mlp.py")
+                 "test_properties_mlp.py", "test_audit_isolation.py", "test_plugin.py", "test_audit_sandbox.py",
+                 "test_audit_contracts.py")
 # Modules whose tests share module-scoped grading runs: each goes to one worker whole, so its run happens once.
 SHARED_RUNS = ("test_audit_integrity.py", "test_audit.py", "test_audit_contracts.py")
 # Tests that use torch (their node ids say so) go to one worker together: importing torch takes a second and a
 # half of CPU, which every worker would pay otherwise.
 TORCH = "torch"
+# The modules that compare with JAX most go to one worker together too: each new function or shape is
+# compiled by XLA once per process, and the first compile of a process warms XLA up.
+JAX = ("test_reference_nets.py", "test_vjp_jacobian_jax.py", "test_compat_jax.py", "test_properties_mlp.py",
+       "test_verdicts.py", "test_lazy_jax.py", "test_dtypes_and_tuples.py", "test_second_order.py", "test_jvp.py",
+       "test_messages.py")
 
 
 def pytest_collection_modifyitems(items):
@@ -61,6 +66,8 @@ def pytest_xdist_make_scheduler(config, log):
             module = nodeid.split("::", 1)[0]
             if module.rsplit("/", 1)[-1] in SHARED_RUNS:
                 return module
-            return TORCH if TORCH in nodeid.lower() else nodeid
+            if TORCH in nodeid.lower():
+                return TORCH
+            return "jax" if module.rsplit("/", 1)[-1] in JAX else nodeid
 
     return TestByTest(config, log)

@@ -20,10 +20,11 @@ def require_jax(why: str):
     return jax
 
 
-def _jnp_params(problem, dtype):
+def _jnp_params(problem, dtype, x=None):
     import jax.numpy as jnp
 
-    parts = [jnp.asarray(np.array(problem.x0[leaf.slice].reshape(leaf.shape), dtype=dtype)) for leaf in problem.leaves]
+    x = problem.x0 if x is None else x
+    parts = [jnp.asarray(np.array(x[leaf.slice].reshape(leaf.shape), dtype=dtype)) for leaf in problem.leaves]
     return problem.treedef.unflatten(parts)
 
 
@@ -40,14 +41,14 @@ def is_traceable(fn, problem) -> bool:
     return getattr(out, "shape", None) in ((), (1,), (1, 1))
 
 
-def gradient(fn, problem, *, name: str = "f") -> np.ndarray:
-    """Flat float64 gradient of fn at params, in the problem's leaf order."""
+def gradient(fn, problem, *, name: str = "f", at: np.ndarray | None = None) -> np.ndarray:
+    """Flat float64 gradient of fn at params (or at the flat point ``at``), in the problem's leaf order."""
     import jax
     import jax.numpy as jnp
 
     with jax.enable_x64(True):
         try:
-            g = jax.grad(lambda p: jnp.reshape(problem.call(fn, p), ()))(_jnp_params(problem, np.float64))
+            g = jax.grad(lambda p: jnp.reshape(problem.call(fn, p), ()))(_jnp_params(problem, np.float64, at))
         except Exception as exc:  # noqa: BLE001
             raise GradcheckUsageError(
                 f"JAX could not differentiate {name}: {type(exc).__name__}: {exc}\n"

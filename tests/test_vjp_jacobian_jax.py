@@ -163,6 +163,39 @@ def test_jax_oracle_accepts_a_different_subgradient_at_a_kink():
     assert report.params[0].n_kinks == 1
 
 
+def test_jax_oracle_bar_holds_jaxs_own_round_off_where_terms_cancel():
+    """At a saturated tanh, 1 - tanh(w)**2 keeps only eps times 1, not eps times the result: JAX's own float64
+    gradient is off by 5e-10 relative there, as is (1-y)(1+y) written in numpy. The oracle's error bar is measured
+    (JAX's gradient re-rounded a hair away), so the accurate formula passes and a 1 % error still fails."""
+    import jax.numpy as jnp
+
+    w = np.array([8.0, 9.0])
+    y = np.tanh(w)
+    f = lambda p: jnp.sum(jnp.tanh(p["w"]))  # noqa: E731
+    report = gc.assert_grads_match(f, {"w": w}, {"w": (1 - y) * (1 + y)})
+    assert report.oracle == "jax" and report.params[0].n_kinks == 0
+    bad = (1 - y) * (1 + y) * np.array([1.0, 1.01])
+    with pytest.raises(gc.GradientMismatch, match=r"worst at \[1\]"):
+        gc.assert_grads_match(f, {"w": w}, {"w": bad})
+
+
+@pytest.mark.parametrize("offset", [1e-7, 1e-6])
+def test_jax_oracle_takes_no_other_subgradient_near_a_kink_in_float64(offset):
+    """relu(w . x) with w . x = offset: f is differentiable at params, so the other side's slope is wrong even
+    where finite differences' steps straddle the kink (they did, and it passed). At the kink itself it passes
+    (test above)."""
+    import jax
+    import jax.numpy as jnp
+
+    x = np.array([1.0, 2.0, -0.5])
+    w = np.array([0.5 + offset, 0.1, 1.4])
+    f = lambda p: jnp.sum(jax.nn.relu(jnp.dot(p["w"], x))) + jnp.sum(jnp.tanh(p["w"]))  # noqa: E731
+    smooth = 1 - np.tanh(w) ** 2
+    gc.assert_grads_match(f, {"w": w}, {"w": smooth + x})
+    with pytest.raises(gc.GradientMismatch):
+        gc.assert_grads_match(f, {"w": w}, {"w": smooth})
+
+
 def test_full_mode_on_jax_functions_uses_vmap_and_agrees_with_the_loop(monkeypatch):
     import jax
     import jax.numpy as jnp

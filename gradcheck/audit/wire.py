@@ -119,8 +119,8 @@ def dump_value(value, make_handle=None, max_elements=None):
         if is_data_array(v):
             numbers[0] += v.size
             if max_elements is not None and numbers[0] > max_elements:
-                raise WireError(f"the return value holds {numbers[0]} numbers or more; the limit for a return "
-                                f"value is {max_elements}")
+                raise WireError(f"the return value holds {numbers[0]:,} numbers or more; the limit for a return "
+                                f"value is {max_elements:,}")
             return _array_entry(v, arrays, payload_len)
         return handle(v)
 

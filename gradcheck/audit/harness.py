@@ -423,11 +423,6 @@ def type_label(obj):
     return safe_text(lambda: type(obj).__name__, 100)
 
 
-def to_wire(wire, value, handles, max_elements):
-    """Student return value -> (JSON node, arrays); anything that is not data stays here as a handle."""
-    return wire.dump_value(value, handles.add, max_elements)
-
-
 def module_file(name):
     """'cs231n.layers' -> 'cs231n/layers.py' (what a student calls the file)."""
     return name.replace(".", "/") + ".py"
@@ -498,7 +493,8 @@ def serve(req, payload, state, wire, cfg):
     keep = req.get("keep") or []
     if keep and isinstance(result, (tuple, list)):
         result = tuple(Kept(v) if i in keep or i - len(result) in keep else v for i, v in enumerate(result))
-    node, out = to_wire(wire, result, handles, cfg.get("max_elements", 10_000_000))
+    # anything that is not data stays here as a handle; more numbers than the limit are refused before copying
+    node, out = wire.dump_value(result, handles.add, cfg.get("max_elements", 10_000_000))
     return {"status": "ok", "value": node}, out
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from gradcheck import oracle_jax, tolerances
 from gradcheck.context import Block, Context, Stepping, measure_stepping
 from gradcheck.elements import check_elements, compare_block
+from gradcheck.numerics import step_units
 
 MAX_SUSPECTS = 64         # disagreeing elements per block asked of finite differences
 NOISE_STEP = 1e-8         # relative move of params that re-rounds JAX's intermediates
@@ -24,9 +25,8 @@ def jax_oracle_check(ctx: Context, fn, name: str) -> Stepping | None:
     ref = oracle_jax.gradient(fn, ctx.problem, name=name)
     for b in ctx.blocks:
         exp = ref[b.leaf.slice]
-        err = tolerances.AUTODIFF_ERROR * (np.abs(exp) + float(np.max(np.abs(exp), initial=0.0)))
         n = b.leaf.size
-        b.add_elements(np.arange(n), exp, err, np.zeros(n, bool), exp, exp)
+        b.add_elements(np.arange(n), exp, tolerances.autodiff_error(exp), np.zeros(n, bool), exp, exp)
         b.checked = "all elements"
     if not any(np.any(compare_block(ctx, b).mismatch_mask) for b in ctx.blocks):
         return None
@@ -65,8 +65,9 @@ def gradient_noise(ctx: Context, fn, name: str, ref: np.ndarray) -> tuple[np.nda
     Where g(x+d) and g(x-d) differ by a finite fraction, params sit on a kink.
     """
     x0 = ctx.problem.x0
-    largest = float(np.max(np.abs(x0), initial=0.0))
-    base = np.abs(x0) + 1e-3 * (largest if largest > 0 else 1.0)   # a zero param moves too
+    base = np.empty_like(x0)
+    for b in ctx.blocks:
+        base[b.leaf.slice] = step_units(ctx, b)   # |x|, or the block's rms: a zero param moves too
     widest, jump = np.zeros_like(ref), np.zeros(ref.shape, bool)
     for _ in range(NOISE_DRAWS):
         # random sizes as well as signs: a sign alone gives every element of a separable f the same draw

@@ -134,7 +134,7 @@ def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference, rep
     name = "jax" if oracle == "jax" or (oracle == "auto" and reference is not None) else "fd"
     if name == "jax":
         expected = _jax_product(reference or f, problem, v, "reference" if reference is not None else "f")
-        err = tolerances.AUTODIFF_ERROR * (np.abs(expected) + float(np.max(np.abs(expected), initial=0.0)))
+        err = tolerances.autodiff_error(expected)
         kink = np.zeros(expected.shape, dtype=bool)
         lo = hi = expected
         step = noise = None

@@ -88,6 +88,12 @@ def eps_of(dtype) -> float:
 AUTODIFF_ERROR = 1e3 * float(np.finfo(np.float64).eps)  # JAX's float64 gradient: error bar per unit magnitude
 
 
+def autodiff_error(expected: np.ndarray) -> np.ndarray:
+    """The error bar of a float64 autodiff result, per element: AUTODIFF_ERROR of the element and of the largest
+    (where terms cancel it can be far more: autodiff_oracle measures it where that matters)."""
+    return AUTODIFF_ERROR * (np.abs(expected) + float(np.max(np.abs(expected), initial=0.0)))
+
+
 def resolve(dtype, rtol: float | None, atol: float | None, scale: float,
             global_scale: float = 0.0, *, sharp: bool = False) -> tuple[float, float]:
     """(rtol, atol) for one block: the user's overrides win, otherwise the dtype floor.

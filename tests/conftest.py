@@ -23,7 +23,7 @@ def pytest_configure(config):
 
 
 # The longest first: the workers take tests in collection order, so starting the long ones first keeps
-# every worker busy until the end.
+# every worker busy until the end (test_properties_mlp.py starts the JAX group below, the longest unit).
 LONGEST_FIRST = ("test_audit_integrity.py", "test_audit.py", "test_install.py", "test_docs.py",
                  "test_properties_mlp.py", "test_audit_isolation.py", "test_plugin.py", "test_audit_sandbox.py",
                  "test_audit_contracts.py")
@@ -54,9 +54,9 @@ def pytest_xdist_auto_num_workers(config):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """Test by test, except SHARED_RUNS module by module and the torch tests together (pytest-xdist's
-    loadgroup cannot tag node ids under pytest 9, so the grouping is by name here). Another --dist given on
-    the command line wins."""
+    """Test by test, except SHARED_RUNS module by module, the torch tests together and the JAX modules together
+    (pytest-xdist's loadgroup cannot tag node ids under pytest 9, so the grouping is by name here). Another
+    --dist given on the command line wins."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -64,10 +64,11 @@ def pytest_xdist_make_scheduler(config, log):
     class TestByTest(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             module = nodeid.split("::", 1)[0]
-            if module.rsplit("/", 1)[-1] in SHARED_RUNS:
+            name = module.rsplit("/", 1)[-1]
+            if name in SHARED_RUNS:
                 return module
             if TORCH in nodeid.lower():
                 return TORCH
-            return "jax" if module.rsplit("/", 1)[-1] in JAX else nodeid
+            return "jax" if name in JAX else nodeid
 
     return TestByTest(config, log)

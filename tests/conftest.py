@@ -33,6 +33,15 @@ def pytest_collection_finish(session):
 
 
 @pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The same when a worker leaves a module (its module fixtures are gone by then): what still lives came to
+    stay, torch among it for the worker that imported it."""
+    if nextitem is None or nextitem.path != item.path:
+        gc.collect()
+        gc.freeze()
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     """A pytest-xdist worker leaves as soon as its session is over: its results are with the controller by
     then (sent at session finish), and the interpreter's teardown (jax's and torch's compiled code freed,

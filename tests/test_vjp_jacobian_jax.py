@@ -163,6 +163,35 @@ def test_jax_oracle_accepts_a_different_subgradient_at_a_kink():
     assert report.params[0].n_kinks == 1
 
 
+@pytest.mark.parametrize("wrong", [-0.5, 1.4])
+def test_jax_oracle_rejects_a_value_outside_the_kinks_interval(wrong):
+    """relu'(0) may be anything in [0, 1], not -0.5 or 1.4. (JAX's error bar, measured a hair either side of
+    params, took in half the jump across the kink, 0 to 1 where JAX's own relu'(0) is 0, and let both through.)"""
+    import jax
+    import jax.numpy as jnp
+
+    f = lambda p: jnp.sum(jax.nn.relu(p["a"]))  # noqa: E731
+    p = {"a": np.array([1.0, 0.0, -1.0])}
+    for valid in (0.0, 0.5, 1.0):
+        gc.assert_grads_match(f, p, {"a": np.array([1.0, valid, 0.0])}, oracle="jax")
+    with pytest.raises(gc.GradientMismatch, match=r"worst at \[1\]"):
+        gc.assert_grads_match(f, p, {"a": np.array([1.0, wrong, 0.0])}, oracle="jax")
+
+
+@pytest.mark.parametrize("wrong", [[0.7, 0.7, 0.0], [1.0, 0.5, 0.0]])
+def test_jax_oracle_checks_a_tie_as_a_whole(wrong):
+    """At the tie of max(a), each element may lie in [0, 1] on its own but together they must add up to 1, also
+    where one of them equals JAX's own share (0.5)."""
+    import jax.numpy as jnp
+
+    f = lambda p: jnp.max(p["a"])  # noqa: E731
+    p = {"a": np.array([1.0, 1.0, 0.0])}
+    for valid in ([0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.25, 0.75, 0.0]):
+        gc.assert_grads_match(f, p, {"a": np.array(valid)}, oracle="jax")
+    with pytest.raises(gc.GradientMismatch, match="no subgradient at a tie"):
+        gc.assert_grads_match(f, p, {"a": np.array(wrong)}, oracle="jax")
+
+
 def test_jax_oracle_bar_holds_jaxs_own_round_off_where_terms_cancel():
     """At a saturated tanh, 1 - tanh(w)**2 keeps only eps times 1, not eps times the result: JAX's own float64
     gradient is off by 5e-10 relative there, as is (1-y)(1+y) written in numpy. The oracle's error bar is measured

@@ -61,26 +61,32 @@ def jax_oracle_check(ctx: Context, fn, name: str) -> Stepping | None:
 
 
 def gradient_noise(ctx: Context, fn, name: str, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(a bound on JAX's own round-off in each element of ref, where its gradient jumps right at params).
-
-    JAX's float64 gradient is as exact as its formula: where terms cancel (1 - tanh(w)**2 at a
-    saturated unit) it keeps only eps times the size of those terms, far less than eps times the
-    result.  That error is re-drawn when params move by a hair d: the second difference
-    (g(x+d) + g(x-d)) / 2 - g(x) over a few random moves is that noise (the curvature in it is of
-    order NOISE_STEP**2).  A wrong gradient's gap is the same at x +- d and is not covered by it.
-    Where g(x+d) and g(x-d) differ by a finite fraction, params sit on a kink, and that draw's second
-    difference (half the jump) is left out of the bar.
-    """
-    x0 = ctx.problem.x0
-    base = np.empty_like(x0)
+    """(a bound on JAX's own round-off in each element of ref, where its gradient jumps right at params)."""
+    base = np.empty_like(ctx.problem.x0)
     for b in ctx.blocks:
         base[b.leaf.slice] = step_units(ctx, b)   # |x|, or the block's rms: a zero param moves too
+    return measured_noise(lambda x: oracle_jax.gradient(fn, ctx.problem, name=name, at=x), ctx.problem.x0, base,
+                          ref, ctx.rng)
+
+
+def measured_noise(evaluate, x0: np.ndarray, base: np.ndarray, ref: np.ndarray,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(a bound on the round-off in ref = evaluate(x0), where evaluate jumps right at x0).
+
+    evaluate(x) is JAX's product (gradient, or Jacobian-vector product) at the flat point x; base is
+    each element's step unit. JAX's float64 result is as exact as its formula: where terms cancel
+    (1 - tanh(w)**2 at a saturated unit) it keeps only eps times the size of those terms, far less
+    than eps times the result.  That error is re-drawn when x moves by a hair d: the second
+    difference (g(x+d) + g(x-d)) / 2 - g(x) over a few random moves is that noise (the curvature in
+    it is of order NOISE_STEP**2).  A wrong product's gap is the same at x +- d and is not covered by
+    it.  Where g(x+d) and g(x-d) differ by a finite fraction, x sits on a kink, and that draw's second
+    difference (half the jump) is left out of the bar.
+    """
     widest, jump = np.zeros_like(ref), np.zeros(ref.shape, bool)
     for _ in range(NOISE_DRAWS):
         # random sizes as well as signs: a sign alone gives every element of a separable f the same draw
-        d = NOISE_STEP * base * ctx.rng.uniform(0.5, 2.0, size=x0.shape) * ctx.rng.choice([-1.0, 1.0], size=x0.shape)
-        plus = oracle_jax.gradient(fn, ctx.problem, name=name, at=x0 + d)
-        minus = oracle_jax.gradient(fn, ctx.problem, name=name, at=x0 - d)
+        d = NOISE_STEP * base * rng.uniform(0.5, 2.0, size=x0.shape) * rng.choice([-1.0, 1.0], size=x0.shape)
+        plus, minus = evaluate(x0 + d), evaluate(x0 - d)
         with np.errstate(invalid="ignore", over="ignore"):
             second = np.abs((plus + minus) / 2 - ref)
             smooth = np.abs(plus - minus) <= KINK_JUMP * np.maximum(np.abs(plus), np.abs(minus))

@@ -74,7 +74,9 @@ def resolution(ctx: Context, b: Block, fast: FastOutcome | None) -> float | None
     error below atol + rtol * (its largest magnitude) is never a failure, so the
     resolution is at least that (it matters for float32 floors, not float64's).
     """
-    if fast is None or b.checked == "all elements":
+    if fast is None:
+        return every_element_resolution(ctx, b) if b.checked == "all elements" else None
+    if b.checked == "all elements":
         return None
     k, tolerance = fast.decisive, fast.tolerance
     norm = fast.block_norms[ctx.blocks.index(b)] if fast.block_norms else 0.0
@@ -91,6 +93,19 @@ def resolution(ctx: Context, b: Block, fast: FastOutcome | None) -> float | None
     rtol, atol = block_tolerance(ctx, b, 0.0)
     directional = float(c * np.sqrt(b.leaf.size) * tolerance / weakest)
     return max(directional, atol + rtol * b.scale)
+
+
+def every_element_resolution(ctx: Context, b: Block) -> float | None:
+    """Every element compared (full mode): the largest error that can still pass in one of them, over the block.
+    Yours passes within atol + rtol * |expected| + error bar of the oracle's value, which is itself within one
+    error bar of the true one: an error above the window plus a second bar fails. Elements at a kink pass
+    within their interval instead (reported as kinks). Stated, so that a pass does not hide how coarse it was
+    where f loses precision."""
+    ok = ~b.kink & np.isfinite(b.error) & np.isfinite(b.expected)
+    if not np.any(ok):
+        return None
+    rtol, atol = block_tolerance(ctx, b, tolerances.finite_scale(b.expected))
+    return float(np.max(atol + rtol * np.abs(b.expected[ok]) + 2 * b.error[ok]))
 
 
 def param_report(ctx: Context, b: Block, user_tree: dict, stepping, fast) -> ParamReport:

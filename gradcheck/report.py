@@ -33,7 +33,7 @@ class ParamReport:
     n_kinks: int = 0
     kink_indices: list = field(default_factory=list)
     diagnosis: list = field(default_factory=list)
-    resolution: float | None = None  # fast mode: a single-element error above this escapes with < 1% probability
+    resolution: float | None = None  # a single-element error above this fails (fast mode: escapes with < 1% probability)
     tie_failures: list = field(default_factory=list)  # tied elements valid one by one but not together
     checked_at_float64: bool = False  # yours is float32; your function's float64 rerun was checked instead
     float32_roundoff: float | None = None  # then: max |your float32 result - your float64 result|
@@ -224,10 +224,14 @@ def format_report(r: CheckReport) -> str:
             f"{_count(len(r.params), noun)}, {_count(r.n_params, 'element')}"
         lines = [head + f": {whole}."]
         res = [p for p in r.params if p.resolution is not None]
-        if res:
+        if res and r.mode == "fast":
             worst = max(res, key=lambda p: p.resolution)
             lines.append(f"  Fast mode sees any single-element error above {worst.resolution:.2g} ({worst.path}, "
                          f"the coarsest) with 99% probability; mode='full' compares every element.")
+        elif res and r.mode == "full" and r.oracle == "fd":
+            worst = max(res, key=lambda p: p.resolution)
+            lines.append(f"  Every element was compared: an error above {worst.resolution:.2g} in any of them "
+                         f"would have shown ({worst.path}, the coarsest).")
         wide = [p for p in r.params if p.checked_at_float64]
         if wide:
             worst = max(p.float32_roundoff or 0.0 for p in wide)

@@ -156,6 +156,30 @@ def test_an_element_finite_differences_cannot_see_is_said_not_passed_silently():
     assert seen.passed and not any("could not be checked" in n for n in seen.notes)
 
 
+def test_a_full_mode_pass_states_a_resolution_that_holds_for_every_element():
+    """b's elements are tiny against f (a 1e-9 term): a 2x error on b[0] is inside finite differences' bar and
+    passes. The pass says how coarse it was, and an error just above each parameter's stated resolution fails
+    wherever it is put."""
+    rng = np.random.default_rng(0)
+    W, x, b = rng.normal(size=(4, 3)), rng.normal(size=3), np.array([1e-3, 2.0, 0.5])
+
+    def f(p):
+        return float(np.sum(np.tanh(p["W"] @ x)) + 1e-9 * np.sum(p["b"] ** 3))
+
+    grads = {"W": np.outer(1 - np.tanh(W @ x) ** 2, x), "b": 3e-9 * b ** 2}
+    report = gc.grads_report(f, {"W": W, "b": b}, grads, mode="full")
+    coarsest = max(report.params, key=lambda p: p.resolution)
+    assert report.passed and (f"  Every element was compared: an error above {coarsest.resolution:.2g} in any of "
+                              f"them would have shown ({coarsest.path}, the coarsest).") in report.message()
+    doubled = {"W": grads["W"], "b": grads["b"] * np.array([2.0, 1.0, 1.0])}
+    assert gc.grads_report(f, {"W": W, "b": b}, doubled, mode="full").passed   # 3e-15: below what it resolves
+    for name, param in zip(("W", "b"), report.params):
+        for j in range(grads[name].size):
+            wrong = {k: v.copy() for k, v in grads.items()}
+            wrong[name].flat[j] += 1.01 * param.resolution
+            assert not gc.grads_report(f, {"W": W, "b": b}, wrong, mode="full").passed, (name, j)
+
+
 def test_a_scalar_parameter_is_not_given_an_empty_index():
     kink = gc.grads_report(lambda w: float(abs(w)), np.float64(0.0), np.float64(0.3)).message()
     zero = gc.grads_report(lambda w: float(w ** 2), np.float64(0.0), np.float64(0.3)).message()

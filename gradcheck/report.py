@@ -143,10 +143,10 @@ def zero_expected_hint(n: int, where: list) -> str:
 def float32_mismatch_line(m: dict, dtype: str = "float32") -> str:
     """Your float32 (or float16/bfloat16) result differs from your own float64 result by more than round-off
     (roundoff.py)."""
-    idx = ", ".join(map(str, m["index"]))
+    at = f"at [{', '.join(map(str, m['index']))}] " if m["index"] else ""   # a scalar has no index
     a, b = _pair(m["float32"], m["float64"])
     return (f"your gradient function gives different results for {dtype} and float64 params beyond "
-            f"{dtype} round-off ({m['n']} element(s), rtol={m['rtol']:.0e}, atol={_g(m['atol'])}): at [{idx}] "
+            f"{dtype} round-off ({m['n']} element(s), rtol={m['rtol']:.0e}, atol={_g(m['atol'])}): {at}"
             f"{a} ({dtype}) vs {b} (float64); does its {dtype} path differ (an overflow, a cast, a branch on "
             f"dtype)?")
 

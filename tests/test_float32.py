@@ -55,6 +55,31 @@ def test_a_float32_path_that_computes_something_else_fails_on_its_own():
     assert "different results for float32 and float64 params" in report.message()
 
 
+
+def test_at_a_kink_the_float32_result_may_take_the_other_slope_and_nothing_else():
+    """relu(X[0] @ w + b) with the unit exactly at 0 in float32 and at 1.5e-8 in float64: the float32 result takes
+    relu'(0) = 0, the float64 one relu' = 1. Both are valid at a kink (the check failed, while saying that any value
+    between the one-sided slopes passes); a float32 path that adds 30 % still fails."""
+    X = np.array([[0.4116305363741328, 1.0425133694426776, -0.12853466294403426],
+                  [1.3664634705496859, -0.6651946734866135, 0.3515100700930197]])
+    p = {"w": np.array([0.90347016, 0.0940123, -0.7434993], dtype=np.float32), "b": np.float32(-0.5654704)}
+
+    def f(q):
+        return float(np.sum(np.maximum(X.astype(q["w"].dtype) @ q["w"] + q["b"], 0)))
+
+    def grad(q, bug=0.0):
+        x = X.astype(q["w"].dtype)
+        d = (x @ q["w"] + q["b"] > 0).astype(q["w"].dtype)
+        gw = x.T @ d
+        if q["w"].dtype == np.float32:
+            gw = gw + np.float32(bug) * (1 + np.abs(gw))
+        return {"w": gw, "b": np.asarray(d.sum(), dtype=q["w"].dtype)}
+
+    report = gc.grads_report(f, p, grad)
+    assert report.passed and {r.path: r.n_kinks for r in report.params} == {"params['w']": 3, "params['b']": 1}
+    buggy = gc.grads_report(f, p, lambda q: grad(q, bug=0.3))
+    assert [r.path for r in buggy.params if r.float32_mismatch] == ["params['w']"]
+
 def test_a_function_overflowing_only_in_float32_is_not_excused_by_its_float64_rerun():
     p = {"w": np.array([50.0, 1.0], dtype=np.float32)}
     f = lambda q: float(np.sum(np.exp(q["w"].astype(np.float64))))  # noqa: E731

@@ -187,3 +187,9 @@ def test_a_scalar_parameter_is_not_given_an_empty_index():
     assert kink.rstrip().endswith("passes)") and "(a missing mask?): 1 element\n" in zero
     arrays = gc.grads_report(lambda w: float(np.sum(np.abs(w))), np.zeros(2), np.array([0.3, 0.1])).message()
     assert arrays.rstrip().endswith("passes): [0], [1]")
+
+    def float32_path(s):   # a float32-only formula that computes something else, on a scalar
+        return np.asarray(np.cos(s) * (1.5 if s.dtype == np.float32 else 1.0), dtype=s.dtype)
+
+    narrow = gc.grads_report(lambda s: float(np.sin(s)), np.float32(0.3), float32_path).message()
+    assert "float32 round-off" in narrow and "[]" not in narrow

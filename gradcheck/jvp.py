@@ -156,12 +156,8 @@ def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference, rep
     params = leaf_reports(err)
     if name == "jax" and not all(p.passed for p in params):
         # JAX's own round-off where its formula cancels, measured a hair away (as for gradients)
-        units = np.empty_like(problem.x0)
-        for leaf in problem.leaves:
-            seg = problem.x0[leaf.slice]
-            units[leaf.slice] = fd.step_scale(seg, float(np.sqrt(np.mean(seg**2))) if seg.size else 0.0)
-        measured, _ = measured_noise(lambda x: _jax_product(fn, problem, v, label, at=x), problem.x0, units,
-                                     expected, np.random.default_rng(0))
+        measured, _ = measured_noise(lambda x: _jax_product(fn, problem, v, label, at=x), problem.x0,
+                                     _step_units(problem), expected, np.random.default_rng(0))
         params = leaf_reports(np.maximum(err, measured))
     return CheckReport(passed=all(p.passed for p in params), oracle=name, mode="full", n_evals=line.n_evals,
                        time=time.perf_counter() - start, seed=0, params=params, n_params=int(y0.size),
@@ -170,11 +166,7 @@ def _jvp_report(f, primals, tangents, jvp, *, oracle, rtol, atol, reference, rep
 
 def _fd_product(line: _Line, v: np.ndarray, y0: np.ndarray):
     """Finite differences along v, rescaled so that the largest relative move per element is one unit."""
-    x0 = line.p.x0
-    scale = np.empty_like(x0)
-    for leaf in line.p.leaves:
-        seg = x0[leaf.slice]
-        scale[leaf.slice] = fd.step_scale(seg, float(np.sqrt(np.mean(seg**2))) if seg.size else 0.0)
+    scale = _step_units(line.p)
     c = float(np.max(np.abs(v) / scale, initial=0.0))
     zeros = np.zeros(y0.shape)
     if c == 0.0 or not np.isfinite(c):
@@ -191,6 +183,15 @@ def _fd_product(line: _Line, v: np.ndarray, y0: np.ndarray):
     est = fd.derivative(phi, y0, t, noise.sigma)
     return (est.value * c, est.error * c, np.asarray(est.kink, dtype=bool), est.lo * c, est.hi * c,
             float(est.step), float(np.max(noise.sigma, initial=0.0)))
+
+
+def _step_units(problem: Problem) -> np.ndarray:
+    """Each primal's step unit: |x|, or its leaf's rms."""
+    units = np.empty_like(problem.x0)
+    for leaf in problem.leaves:
+        seg = problem.x0[leaf.slice]
+        units[leaf.slice] = fd.step_scale(seg, float(np.sqrt(np.mean(seg**2))) if seg.size else 0.0)
+    return units
 
 
 def _user_product(f, primals, tangents, jvp, problem, out_def, out_paths, out_leaves):

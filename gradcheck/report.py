@@ -33,7 +33,7 @@ class ParamReport:
     n_kinks: int = 0
     kink_indices: list = field(default_factory=list)
     diagnosis: list = field(default_factory=list)
-    resolution: float | None = None  # a single-element error above this fails (fast mode: escapes with < 1% probability)
+    resolution: float | None = None  # a single-element error above this fails (fast mode: with 99% probability)
     tie_failures: list = field(default_factory=list)  # tied elements valid one by one but not together
     checked_at_float64: bool = False  # yours is float32; your function's float64 rerun was checked instead
     float32_roundoff: float | None = None  # then: max |your float32 result - your float64 result|

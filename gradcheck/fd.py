@@ -39,6 +39,7 @@ class Estimate:
     left: np.ndarray = None  # the one-sided slopes at 0, from the left and from the right
     right: np.ndarray = None
     margin: np.ndarray = None  # how far each one-sided slope may be off (noise and curvature)
+    inner: np.ndarray = None   # bool: the kink shows in the inner points (at +-t, +-2t), not only the outer ones
 
 
 SUSPECT_NOISE = 1e4   # noise above this many float64 roundings of f is looked at again, closer in
@@ -204,8 +205,8 @@ def _central(f0, sigma, t, pm4, pm2, pm1, pp1, pp2, pp4) -> Estimate:
     slope_scale = np.max(np.abs(slopes), axis=0)
     # on a smooth curve both measure its fourth derivative: the inner one t^3/2 times it, the outer one 8
     # times that; an outer statistic up to 16 times the inner one is curvature, not a kink
-    kink = ((jump > 40.0 * sigma / t) & (jump > 1e-6 * slope_scale)) | \
-        ((outer > 20.0 * sigma / t) & (outer > 1e-6 * slope_scale) & (outer > 16.0 * jump))
+    inner = (jump > 40.0 * sigma / t) & (jump > 1e-6 * slope_scale)
+    kink = inner | ((outer > 20.0 * sigma / t) & (outer > 1e-6 * slope_scale) & (outer > 16.0 * jump))
     # one-sided limits at 0, extrapolated from the two slopes on each side; the margin
     # covers the noise and the curvature between the sample points
     left, right = 1.5 * slopes[1] - 0.5 * slopes[0], 1.5 * slopes[2] - 0.5 * slopes[3]
@@ -215,7 +216,7 @@ def _central(f0, sigma, t, pm4, pm2, pm1, pp1, pp2, pp4) -> Estimate:
     hi = np.max(hull, axis=0) + margin
     error = np.where(np.isfinite(error), error, np.inf)
     return Estimate(value=value, error=error, kink=kink, lo=lo, hi=hi, step=t, jump=jump, left=left, right=right,
-                    margin=margin)
+                    margin=margin, inner=inner)
 
 
 def needs_refine(est: Estimate, sigma, t: float) -> np.ndarray:
@@ -291,6 +292,12 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float
         # kinked tables go on until clean or confirmed at the point; clean ones while they improve
         active &= ~at_point & (~clean | (needs_refine(best, sigma, h) & (stale < 8)))
         t = h
+    # the outer statistic only sends the step down: a kink at the point shows in the inner one as much (both
+    # measure its jump), so where only the outer one still fires when halving ends (the noise stops it), a kink
+    # sits between 2t and 4t, outside the points the value uses and inside those of its error bar, or a smooth
+    # curve's fourth derivative was read as one (f computed in float32, at a large step): the value and its
+    # error bar are the answer, not an interval as wide as the curvature (which let a 50 % error pass)
+    est.kink = est.kink & est.inner
     out = _pick(clean, est, best)
     out.step = float(np.min(steps))
     return out
@@ -313,4 +320,5 @@ def _pick(mask, a: Estimate, b: Estimate) -> Estimate:
     pick = lambda x, y: np.where(mask, y, x)  # noqa: E731
     return Estimate(value=pick(a.value, b.value), error=pick(a.error, b.error), kink=pick(a.kink, b.kink),
                     lo=pick(a.lo, b.lo), hi=pick(a.hi, b.hi), step=a.step, jump=pick(a.jump, b.jump),
-                    left=pick(a.left, b.left), right=pick(a.right, b.right), margin=pick(a.margin, b.margin))
+                    left=pick(a.left, b.left), right=pick(a.right, b.right), margin=pick(a.margin, b.margin),
+                    inner=pick(a.inner, b.inner))

@@ -47,6 +47,12 @@ def jax_oracle_check(ctx: Context, fn, name: str) -> Stepping | None:
             st, _ = measure_stepping(ctx)
         probe = Block(b.leaf, b.dtype, b.user, ctx.problem.x0[b.leaf.slice])
         check_elements(ctx, st, probe, asked, "all elements")
+        # JAX's own value jumping within a hair where f shows no kink is its round-off (tanh saturated at
+        # 1 - 1e-16, where 1 - y**2 keeps a digit or two): there the finite differences' value and bar decide
+        noisy = jump[b.leaf.slice][probe.idx] & ~probe.kink
+        if np.any(noisy):
+            at = np.searchsorted(b.idx, probe.idx[noisy])
+            b.expected[at], b.error[at] = probe.expected[noisy], probe.error[noisy]
         kinked = probe.kink
         if np.dtype(b.dtype) == np.float64:
             # float64 code sits on the same side of a kink as JAX unless params are at the kink itself: there

@@ -163,6 +163,20 @@ def test_jax_oracle_accepts_a_different_subgradient_at_a_kink():
     assert report.params[0].n_kinks == 1
 
 
+def test_where_jaxs_own_gradient_is_round_off_finite_differences_decide():
+    """tanh at |w| near 15: 1 - y**2 keeps a digit or two, and JAX's float64 gradient changes by 1e-3 of itself
+    when params move by 1e-8, which reads as a kink; f has none. Those elements are decided by finite
+    differences: (1-y)(1+y) in numpy passes (it failed once the bar left jumps out), twice it still fails."""
+    import jax.numpy as jnp
+
+    w = np.array([14.2, -14.9, 15.3, -13.8])
+    y = np.tanh(w)
+    f = lambda p: jnp.sum(jnp.tanh(p["w"]))  # noqa: E731
+    gc.assert_grads_match(f, {"w": w}, {"w": (1 - y) * (1 + y)}, oracle="jax")
+    with pytest.raises(gc.GradientMismatch, match=r"worst at \[1\]"):
+        gc.assert_grads_match(f, {"w": w}, {"w": (1 - y) * (1 + y) * np.array([1.0, 2.0, 1.0, 1.0])}, oracle="jax")
+
+
 @pytest.mark.parametrize("wrong", [-0.5, 1.4])
 def test_jax_oracle_rejects_a_value_outside_the_kinks_interval(wrong):
     """relu'(0) may be anything in [0, 1], not -0.5 or 1.4. (JAX's error bar, measured a hair either side of

@@ -106,6 +106,25 @@ class TestJax:
         assert not report.passed and report.params[0].worst_index == (4,)
 
 
+    def test_jax_oracle_leaves_a_kink_or_its_own_round_off_to_finite_differences(self):
+        """Where JAX's product jumps within a 1e-8 move of primals: at relu's kink (JAX's jvp says 0 along +1, the
+        one-sided slope 2 is as valid) and where 1 - tanh**2 keeps a digit or two (|w| ~ 15). The finite
+        differences along the tangents decide those outputs; the others stay JAX's."""
+        jax, jnp = self.jax, self.jax.numpy
+        relu2 = lambda w: jax.nn.relu(w) * 2.0  # noqa: E731
+        w, t = np.array([0.0, 1.0, -1.0]), np.ones(3)
+        for valid in ([2.0, 2.0, 0.0], [0.0, 2.0, 0.0], [1.0, 2.0, 0.0]):
+            assert jvp_report(relu2, w, t, np.array(valid), oracle="jax").passed
+        for wrong in ([3.0, 2.0, 0.0], [-1.0, 2.0, 0.0], [2.0, 2.02, 0.0]):
+            assert not jvp_report(relu2, w, t, np.array(wrong), oracle="jax").passed
+        w = np.array([14.2, -14.9, 15.3, -13.8])
+        t = np.array([0.3, -1.2, 0.8, 0.5])
+        y = np.tanh(w)
+        mine = (1 - y) * (1 + y) * t
+        assert jvp_report(jnp.tanh, w, t, mine, oracle="jax").passed
+        assert not jvp_report(jnp.tanh, w, t, mine * np.array([2.0, 1.0, 1.0, 1.0]), oracle="jax").passed
+
+
 class TestTorch:
     torch = optional("torch")  # skipped per test, so the numpy tests still run without it
 

@@ -56,6 +56,7 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     f0 = np.asarray(f0, dtype=np.float64)
     offs = range(-half_width, half_width + 1)
     constant_near = None
+    chosen, spacing, done = None, None, None
     for _ in range(max_tries + 3):
         vals = _table(phi, f0, offs, delta)
         if not np.all(np.isfinite(vals)) and delta > 1e-15:
@@ -63,11 +64,17 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
             continue
         if constant_near is None:
             constant_near = np.all(vals == f0, axis=0)
+            chosen, spacing, done = vals.copy(), np.full(np.shape(f0), delta), np.zeros(np.shape(f0), bool)
         first = np.diff(vals, axis=0)
-        zero_frac = np.mean(first == 0, axis=0)
-        if np.all(zero_frac <= 0.5) or delta >= 0.5:   # the widest table: steps of about the parameters' size
+        # each output keeps the first table that resolves it: widened for a flat one (a dead unit's output),
+        # another's table would cross its own kinks and read them as noise (a 1 % error then passed)
+        now = ~done & (np.mean(first == 0, axis=0) <= 0.5)
+        chosen[:, now], spacing[now], done = vals[:, now], delta, done | now
+        if np.all(done) or delta >= 0.5:   # the widest table: steps of about the parameters' size
             break
         delta *= 100.0
+    vals = np.where(done, chosen, vals)
+    spacing = np.where(done, spacing, delta)
     sigma, lopsided = _table_noise(vals, half_width)
     # f exactly constant at the first delta and still on one whole side of the widened table, while the
     # other side moves: f is flat near the point (a ReLU unit dead there), and the widening crossed its
@@ -104,7 +111,7 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     # differences can line up on it exactly and hide the rounding, so the grid sets a floor.
     for dtype, on_grid in grids.items():
         sigma = np.where(on_grid, np.maximum(sigma, np.finfo(dtype).eps * scale), sigma)
-    slope = np.abs(vals[-1] - vals[0]) / (2 * half_width * delta)
+    slope = np.abs(vals[-1] - vals[0]) / (2 * half_width * spacing)
     return Noise(sigma=sigma, slope=slope, delta=delta)
 
 

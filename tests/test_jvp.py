@@ -54,6 +54,15 @@ def test_kink_accepts_any_one_sided_slope():
     assert not jvp_report(relu, x, t, np.array([2.0, 1.0, 0.0])).passed
 
 
+def test_a_dead_output_does_not_blur_its_neighbours():
+    """relu at -1 is flat along the tangent: its noise table widens until it moves (steps of 1), and its
+    neighbour at 1 read the kink that table crosses as noise (an error bar of 600): 1 % off passed."""
+    relu = lambda x: np.maximum(x, 0.0)  # noqa: E731
+    x, t = np.array([0.0, 1.0, -1.0]), np.array([1.0, 1.0, 1.0])
+    report = jvp_report(relu, x, t, np.array([1.0, 1.01, 0.0]))
+    assert not report.passed and report.params[0].worst_index == (1,)
+
+
 def test_float32_product_gets_float32_tolerance():
     x32, t32 = X.astype(np.float32), T.astype(np.float32)
     f32 = lambda x: (np.sin(x) * x.sum()).astype(np.float32)  # noqa: E731

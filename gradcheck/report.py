@@ -143,10 +143,11 @@ def zero_expected_hint(n: int, where: list) -> str:
 def float32_mismatch_line(m: dict, dtype: str = "float32") -> str:
     """Your float32 (or float16/bfloat16) result differs from your own float64 result by more than round-off
     (roundoff.py)."""
-    at = f"at [{', '.join(map(str, m['index']))}] " if m["index"] else ""   # a scalar has no index
+    at = _index_list([m["index"]], 1)
     a, b = _pair(m["float32"], m["float64"])
     return (f"your gradient function gives different results for {dtype} and float64 params beyond "
-            f"{dtype} round-off ({m['n']} element(s), rtol={m['rtol']:.0e}, atol={_g(m['atol'])}): {at}"
+            f"{dtype} round-off ({m['n']} element(s), rtol={m['rtol']:.0e}, atol={_g(m['atol'])}): "
+            f"{f'at {at} ' if at else ''}"
             f"{a} ({dtype}) vs {b} (float64); does its {dtype} path differ (an overflow, a cast, a branch on "
             f"dtype)?")
 
@@ -223,13 +224,11 @@ def format_report(r: CheckReport) -> str:
         whole = f"{_count(r.n_params, 'element')}" if singular else \
             f"{_count(len(r.params), noun)}, {_count(r.n_params, 'element')}"
         lines = [head + f": {whole}."]
-        res = [p for p in r.params if p.resolution is not None]
-        if res and r.mode == "fast":
-            worst = max(res, key=lambda p: p.resolution)
+        worst = max((p for p in r.params if p.resolution is not None), key=lambda p: p.resolution, default=None)
+        if worst is not None and r.mode == "fast":
             lines.append(f"  Fast mode sees any single-element error above {worst.resolution:.2g} ({worst.path}, "
                          f"the coarsest) with 99% probability; mode='full' compares every element.")
-        elif res and r.mode == "full" and r.oracle == "fd":
-            worst = max(res, key=lambda p: p.resolution)
+        elif worst is not None and r.mode == "full" and r.oracle == "fd":
             lines.append(f"  Every element was compared: an error above {worst.resolution:.2g} in any of them "
                          f"would have shown ({worst.path}, the coarsest).")
         wide = [p for p in r.params if p.checked_at_float64]

@@ -12,7 +12,7 @@ Everything is element-wise, so phi may return a vector (Jacobian columns).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import factorial
 
 import numpy as np
@@ -24,7 +24,6 @@ EPS = np.finfo(np.float64).eps
 class Noise:
     sigma: np.ndarray      # noise level of F per output component
     slope: np.ndarray      # rough |dphi/dtau|, for choosing the step
-    delta: float
 
 
 @dataclass
@@ -112,7 +111,7 @@ def estimate_noise(phi, f0, *, delta: float = 1e-6, half_width: int = 4, max_tri
     for dtype, on_grid in grids.items():
         sigma = np.where(on_grid, np.maximum(sigma, np.finfo(dtype).eps * scale), sigma)
     slope = np.abs(vals[-1] - vals[0]) / (2 * half_width * spacing)
-    return Noise(sigma=sigma, slope=slope, delta=delta)
+    return Noise(sigma=sigma, slope=slope)
 
 
 def _table(phi, f0: np.ndarray, offs, delta: float) -> np.ndarray:
@@ -240,6 +239,11 @@ def step_scale(x: np.ndarray, rms: float) -> np.ndarray:
     return np.maximum(s, rms if rms > 0 else 1.0, out=s)
 
 
+def own_step_scale(x: np.ndarray) -> np.ndarray:
+    """step_scale with x's own rms: one array (a leaf, an input) that is its own block."""
+    return step_scale(x, float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0)
+
+
 def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float = MIN_STEP) -> Estimate:
     """central(), retried at halved steps while that helps; the best estimate wins.
 
@@ -304,8 +308,7 @@ def derivative(phi, f0, t: float, sigma, *, refine: bool = True, min_step: float
     # sits between 2t and 4t, outside the points the value uses and inside those of its error bar, or a smooth
     # curve's fourth derivative was read as one (f computed in float32, at a large step): the value and its
     # error bar are the answer, not an interval as wide as the curvature (which let a 50 % error pass)
-    est.kink = est.kink & est.inner
-    out = _pick(clean, est, best)
+    out = _pick(clean, replace(est, kink=est.kink & est.inner), best)
     out.step = float(np.min(steps))
     return out
 

@@ -64,7 +64,7 @@ def jacobian_report(f, x, jacobian, *, oracle="fd", mode="full", rtol=None, atol
     rng = np.random.default_rng(seed)
     n = x0.size
     xs = x0.reshape(-1)
-    scale = fd.step_scale(xs, float(np.sqrt(np.mean(xs**2))) if n else 0.0)
+    scale = fd.own_step_scale(xs)
     u = rng.standard_normal(n) * scale
     u /= np.linalg.norm(u / scale)
 

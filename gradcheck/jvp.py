@@ -196,8 +196,7 @@ def _step_units(problem: Problem) -> np.ndarray:
     """Each primal's step unit: |x|, or its leaf's rms."""
     units = np.empty_like(problem.x0)
     for leaf in problem.leaves:
-        seg = problem.x0[leaf.slice]
-        units[leaf.slice] = fd.step_scale(seg, float(np.sqrt(np.mean(seg**2))) if seg.size else 0.0)
+        units[leaf.slice] = fd.own_step_scale(problem.x0[leaf.slice])
     return units
 
 

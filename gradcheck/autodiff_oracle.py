@@ -39,29 +39,29 @@ def jax_oracle_check(ctx: Context, fn, name: str) -> Stepping | None:
         suspects = np.flatnonzero(compare_block(ctx, b).mismatch_mask)
         if not 0 < len(suspects) <= MAX_SUSPECTS:
             continue
+        jumps = jump[b.leaf.slice]
         # the elements whose gradient jumps at params are asked too, even where yours equals JAX's: at a tie
         # (max, max-pool) a vector is a subgradient only as a whole (ties.py), and JAX's share of it is one of many
-        at_kink = np.flatnonzero(jump[b.leaf.slice])
+        at_kink = np.flatnonzero(jumps)
         asked = np.union1d(suspects, at_kink[:max(0, MAX_SUSPECTS - len(suspects))])
         if st is None:
             st, _ = measure_stepping(ctx)
         probe = Block(b.leaf, b.dtype, b.user, ctx.problem.x0[b.leaf.slice])
         check_elements(ctx, st, probe, asked, "all elements")
+        at = np.searchsorted(b.idx, probe.idx)
+        probe_jumps = jumps[probe.idx]
         # JAX's own value jumping within a hair where f shows no kink is its round-off (tanh saturated at
         # 1 - 1e-16, where 1 - y**2 keeps a digit or two): there the finite differences' value and bar decide
-        noisy = jump[b.leaf.slice][probe.idx] & ~probe.kink
-        if np.any(noisy):
-            at = np.searchsorted(b.idx, probe.idx[noisy])
-            b.expected[at], b.error[at] = probe.expected[noisy], probe.error[noisy]
+        noisy = probe_jumps & ~probe.kink
+        b.expected[at[noisy]], b.error[at[noisy]] = probe.expected[noisy], probe.error[noisy]
         kinked = probe.kink
         if np.dtype(b.dtype) == np.float64:
             # float64 code sits on the same side of a kink as JAX unless params are at the kink itself: there
             # JAX's gradient jumps between x - d and x + d. Farther away f is differentiable at x, and a kink that
             # finite differences straddle offers no other value (float32 code may round to the other side)
-            kinked = kinked & jump[b.leaf.slice][probe.idx]
+            kinked = kinked & probe_jumps
         if np.any(kinked):
-            at = np.searchsorted(b.idx, probe.idx[kinked])
-            b.kink[at], b.lo[at], b.hi[at] = True, probe.lo[kinked], probe.hi[kinked]
+            b.kink[at[kinked]], b.lo[at[kinked]], b.hi[at[kinked]] = True, probe.lo[kinked], probe.hi[kinked]
             check_ties(ctx, st, b)
     return st
 

@@ -24,21 +24,24 @@ def pytest_configure(config):
             pass
 
 
-def pytest_collection_finish(session):
-    """What exists once the tests are collected (jax, hypothesis, numpy, every test module) stays for the whole
-    run: frozen, it is no longer walked by each full collection of the garbage collector (a tenth of a second
-    or more each, a dozen times per worker) nor by the last one at the end."""
+def _freeze_survivors():
+    """What lives now came to stay: frozen, it is no longer walked by each full collection of the garbage
+    collector (a tenth of a second or more each, a dozen times per worker) nor by the last one at the end."""
     gc.collect()
     gc.freeze()
 
 
+def pytest_collection_finish(session):
+    """Once the tests are collected: jax, hypothesis, numpy, every test module."""
+    _freeze_survivors()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item, nextitem):
-    """The same when a worker leaves a module (its module fixtures are gone by then): what still lives came to
-    stay, torch among it for the worker that imported it."""
+    """When a worker leaves a module (its module fixtures are gone by then): torch, among others, for the
+    worker that imported it."""
     if nextitem is None or nextitem.path != item.path:
-        gc.collect()
-        gc.freeze()
+        _freeze_survivors()
 
 
 @pytest.hookimpl(trylast=True)
